@@ -1,0 +1,62 @@
+"""Who may do what in a study: the one place that answers it for pages, API and commands."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from studies.models import Membership, Study
+
+PI = Membership.Role.PI
+TECHNICIAN = Membership.Role.TECHNICIAN
+VIEWER = Membership.Role.VIEWER
+
+# What each role may do. Staff act as a PI in every study.
+READ = "read"
+RECORD = "record"  # doses, weights, readings
+DESIGN = "design"  # the study's design, animals, allocation, unblinding, locking
+RESOLVE = "resolve"  # discrepancies
+
+PERMISSIONS: dict[str, set[str]] = {
+    PI: {READ, RECORD, DESIGN, RESOLVE},
+    TECHNICIAN: {READ, RECORD, RESOLVE},
+    VIEWER: {READ},
+}
+
+
+def role_in_study(*, user, study: Study) -> str | None:
+    """The user's role in the study, ``pi`` for staff, or None for an outsider."""
+    if not user.is_authenticated:
+        return None
+    if user.is_staff:
+        return PI
+    membership = Membership.objects.filter(study=study, user=user).only("role").first()
+    return membership.role if membership else None
+
+
+def can(role: str | None, action: str) -> bool:
+    return role is not None and action in PERMISSIONS.get(role, set())
+
+
+def sees_allocation(*, role: str | None, study: Study) -> bool:
+    """Whether the group of each animal may be shown: not to technicians of a blinded study."""
+    if role is None:
+        return False
+    return not (study.blinded and role == TECHNICIAN)
+
+
+def study_for(*, user, slug: str, action: str = READ) -> tuple[Study, str]:
+    """The study with ``slug`` and the user's role, if the user may ``action`` in it.
+
+    An outsider gets 404 (a study's existence is not revealed); a member without the right
+    gets 403.
+    """
+    study = Study.objects.filter(slug=slug).first()
+    if study is None:
+        raise Http404("No such study.")
+    role = role_in_study(user=user, study=study)
+    if role is None:
+        raise Http404("No such study.")
+    if not can(role, action):
+        raise PermissionDenied(f"Your role in this study ({role}) does not allow this.")
+    return study, role
