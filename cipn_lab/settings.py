@@ -160,6 +160,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "axes_lockout.html"
 # An account, not an address, is locked: a lab often sits behind one address, and locking it
 # would lock everybody out.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
@@ -171,7 +172,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # vendor/plotly.min.js from the installed plotly package: never a CDN.
+    "cipn_lab.staticfinders.PlotlyFinder",
+]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Without collectstatic (development, tests) WhiteNoise serves through the finders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
