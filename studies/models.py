@@ -345,8 +345,13 @@ class DoseRecord(models.Model):
     weight_g = models.FloatField(null=True, blank=True)
     volume_ml = models.FloatField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True)
+    # Empty when a command or an import recorded it rather than a signed-in user.
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     version = models.PositiveIntegerField(default=1)
@@ -382,8 +387,13 @@ class BodyWeight(models.Model):
     animal = models.ForeignKey(Animal, on_delete=models.PROTECT, related_name="weights")
     date = models.DateField()
     grams = models.FloatField()
+    # Empty when a command or an import recorded it rather than a signed-in user.
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     version = models.PositiveIntegerField(default=1)

@@ -144,7 +144,7 @@ class Migration(migrations.Migration):
                 ('recorded_at', models.DateTimeField(auto_now_add=True)),
                 ('version', models.PositiveIntegerField(default=1)),
                 ('animal', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='weights', to='studies.animal')),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'ordering': ['animal', 'date'],
@@ -165,7 +165,7 @@ class Migration(migrations.Migration):
                 ('recorded_at', models.DateTimeField(auto_now_add=True)),
                 ('version', models.PositiveIntegerField(default=1)),
                 ('animal', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dose_records', to='studies.animal')),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('schedule', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='records', to='studies.dosingschedule')),
             ],
             options={
