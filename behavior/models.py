@@ -213,7 +213,13 @@ class Discrepancy(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status="open")
-                | (Q(resolved_value__gt=0) & ~Q(reason="") & Q(resolved_at__isnull=False)),
+                | (
+                    # A NULL value would pass "> 0" in SQL (unknown is not false): say it.
+                    Q(resolved_value__isnull=False)
+                    & Q(resolved_value__gt=0)
+                    & ~Q(reason="")
+                    & Q(resolved_at__isnull=False)
+                ),
                 name="discrepancy_resolution_complete",
                 violation_error_message="A resolution needs a value, a reason and a time.",
             ),
