@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg, special, stats
 
 __all__ = [
     "ASSAYS",
@@ -510,7 +510,7 @@ def hedges_g(
     j = 1 - 3 / (4 * (n1 + n2) - 9)
     g = j * d
     se = j * math.sqrt((n1 + n2) / (n1 * n2) + d * d / (2 * (n1 + n2)))
-    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    z = float(special.ndtri(1 - (1 - confidence) / 2))
     return g, g - z * se, g + z * se
 
 
@@ -551,7 +551,10 @@ def _two_sample(reference: np.ndarray, group: np.ndarray, test: str) -> dict[str
         return row
     difference = m2 - m1
     t = difference / se
-    quantile = float(stats.t.ppf(1 - (1 - CONFIDENCE) / 2, df))
+    # scipy.special's functions are what stats.t.ppf and stats.t.sf evaluate, bit for bit,
+    # without the distribution object's argument handling (about 0.3 ms a call, which summed
+    # to a quarter of a large study's statistics).
+    quantile = float(special.stdtrit(df, 1 - (1 - CONFIDENCE) / 2))
     g, g_low, g_high = hedges_g(
         mean_reference=m1,
         sd_reference=s1,
@@ -563,7 +566,7 @@ def _two_sample(reference: np.ndarray, group: np.ndarray, test: str) -> dict[str
     row.update(
         statistic=t,
         df=df,
-        p=float(2 * stats.t.sf(abs(t), df)),
+        p=float(2 * special.stdtr(df, -abs(t))),
         ci_low=difference - quantile * se,
         ci_high=difference + quantile * se,
         hedges_g=g,

@@ -1,1 +1,15 @@
-urlpatterns: list = []
+"""Dashboards (namespace ``behavior:``)."""
+
+from django.urls import path
+
+from behavior import views_dashboard
+
+urlpatterns = [
+    path("overview/", views_dashboard.overview, name="overview"),
+    path("studies/<slug:slug>/dashboard/", views_dashboard.dashboard, name="dashboard"),
+    path(
+        "studies/<slug:slug>/dashboard/figure.csv",
+        views_dashboard.dashboard_csv,
+        name="dashboard_csv",
+    ),
+]

@@ -1,0 +1,595 @@
+"""The statistics service: readings from the database into ``stats.py``, results out.
+
+Selectors here read a study in a fixed number of queries, whatever its size: readings come out
+with one ``values_list`` query into a long DataFrame (never model instances), and everything
+after that is pure pandas in :mod:`behavior.stats`. The statistics document of interchange.md
+section 3 is built here for the ``study_stats`` command, the stats API and the dashboard alike.
+
+Blinding is decided by the caller (``studies.access.sees_allocation``): it passes
+``group_labels``, a mapping from group code to coded label, and every group in the results is
+then named by its coded label only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from django.db.models import Avg, Count, Q
+
+from behavior import stats
+from behavior.forms_dashboard import FOOTPADS, StatsOptions
+from behavior.models import Reading
+from studies.models import (
+    ASSAY_UNITS,
+    Animal,
+    BodyWeight,
+    Comparison,
+    DoseRecord,
+    DosingSchedule,
+    Study,
+    StudyAssay,
+    Timepoint,
+    TreatmentGroup,
+)
+
+READINGS_COLUMNS = [*stats.READING_COLUMNS, "animal_status"]
+REASON_ANIMAL_EXCLUDED = "animal excluded from the study"
+Y_TITLES = {
+    "von_frey": "Paw withdrawal threshold (g)",
+    "hot_plate": "Latency (s)",
+}
+Y_TITLES_PERCENT = {
+    "von_frey": "Paw withdrawal threshold (% of baseline)",
+    "hot_plate": "Latency (% of baseline)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the database
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    code: str
+    name: str
+    colour: str
+    blind_label: str
+    control: bool
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """What the statistics need besides the readings: four queries, whatever the study's size."""
+
+    study: Study
+    assays: dict[str, StudyAssay]
+    groups: list[GroupInfo]
+    timepoints: list[tuple[str, int]]
+    comparisons: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def baseline_day(self) -> int | None:
+        """The earliest timepoint is the baseline each animal's values are a percentage of."""
+        return self.timepoints[0][1] if self.timepoints else None
+
+
+def study_design(*, study: Study) -> StudyDesign:
+    """The study's assays, groups, timepoints and comparisons (four queries)."""
+    assays = {row.assay: row for row in StudyAssay.objects.filter(study=study)}
+    groups = [
+        GroupInfo(*row)
+        for row in TreatmentGroup.objects.filter(study=study)
+        .order_by("order", "code")
+        .values_list("code", "name", "colour", "blind_label", "control")
+    ]
+    timepoints = list(
+        Timepoint.objects.filter(study=study).order_by("day").values_list("label", "day")
+    )
+    comparisons = [
+        {"reference": reference, "group": group, "symbol": symbol}
+        for reference, group, symbol in Comparison.objects.filter(study=study)
+        .order_by("order", "id")
+        .values_list("reference__code", "group__code", "symbol")
+    ]
+    return StudyDesign(
+        study=study, assays=assays, groups=groups, timepoints=timepoints, comparisons=comparisons
+    )
+
+
+def _readings_query(*, study: Study):
+    return (
+        Reading.objects.filter(session__study=study, animal__group__isnull=False)
+        .order_by()
+        .values_list(
+            "assay",
+            "animal__code",
+            "animal__group__code",
+            "session__timepoint__label",
+            "session__timepoint__day",
+            "footpad",
+            "application",
+            "value",
+            "state",
+            "animal__status",
+        )
+    )
+
+
+def _frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=READINGS_COLUMNS)
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+def readings_frame(*, study: Study, assay: str) -> pd.DataFrame:
+    """One assay's readings of the study as the long frame ``stats.py`` takes (one query).
+
+    Columns ``animal, group, timepoint, day, footpad, application, value, state`` (animal and
+    group codes, the timepoint's label and day) plus ``animal_status``. Animals not yet
+    allocated to a group have nothing to contribute and are left out. Group codes are real
+    codes: a caller showing them to someone who may not see the allocation must code them.
+    """
+    rows = [row[1:] for row in _readings_query(study=study).filter(assay=assay)]
+    return _frame(rows)
+
+
+def readings_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
+    """The readings of several assays at once (one query), as :func:`readings_frame` each."""
+    by_assay: dict[str, list] = {assay: [] for assay in assays}
+    for row in _readings_query(study=study).filter(assay__in=list(assays)):
+        by_assay[row[0]].append(row[1:])
+    return {assay: _frame(rows) for assay, rows in by_assay.items()}
+
+
+# Slot counts per state that a footpad frame carries, in ``stats.STATES`` order.
+STATE_COUNT_COLUMNS = ("n_verified", "n_resolved", "n_unverified", "n_disputed")
+FOOTPAD_COLUMNS = [*READINGS_COLUMNS, *STATE_COUNT_COLUMNS]
+
+
+def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
+    """The readings of several assays reduced in the database to one row per footpad (von
+    Frey) or per animal's trials (hot plate) and session: one query.
+
+    Each row is what :func:`stats.animal_values` makes of the slots under it, so the
+    statistics are those of :func:`readings_frame`: ``value`` is the mean of the slots' values
+    (NULL when any slot has none), ``state`` the slots' worst (``disputed``, then
+    ``unverified``, else ``verified``), ``application`` 0 for "all of them". The
+    ``n_<state>`` columns count the slots in each state, for the completeness table. A large
+    study has ten or twenty times fewer rows to carry into pandas than slots.
+    """
+    rows = (
+        Reading.objects.filter(
+            session__study=study, animal__group__isnull=False, assay__in=list(assays)
+        )
+        .values_list(
+            "assay",
+            "animal__code",
+            "animal__group__code",
+            "session__timepoint__label",
+            "session__timepoint__day",
+            "footpad",
+            "animal__status",
+        )
+        .annotate(
+            slots=Count("id"),
+            with_value=Count("value"),
+            mean=Avg("value"),
+            **{
+                column: Count("id", filter=Q(state=state))
+                for column, state in zip(STATE_COUNT_COLUMNS, stats.STATES, strict=True)
+            },
+        )
+        .order_by()
+    )
+    by_assay: dict[str, list] = {assay: [] for assay in assays}
+    for assay, animal, group, label, day, footpad, status, slots, with_value, mean, *n in rows:
+        verified, resolved, unverified, disputed = n
+        worst = "disputed" if disputed else "unverified" if unverified else "verified"
+        value = mean if with_value == slots else None
+        by_assay[assay].append((animal, group, label, day, footpad, 0, value, worst, status, *n))
+    frames = {}
+    for assay, found in by_assay.items():
+        frame = pd.DataFrame.from_records(found, columns=FOOTPAD_COLUMNS)
+        frame["value"] = frame["value"].astype("float64")
+        frames[assay] = frame
+    return frames
+
+
+def footpad_frame(*, study: Study, assay: str) -> pd.DataFrame:
+    """One assay's :func:`footpad_frames` (one query)."""
+    return footpad_frames(study=study, assays=[assay])[assay]
+
+
+def _state_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Value slots per day and state (``day, state, n``) of a readings or a footpad frame."""
+    if STATE_COUNT_COLUMNS[0] not in frame.columns:
+        return frame.groupby(["day", "state"]).size().reset_index(name="n")
+    sums = frame.groupby("day")[list(STATE_COUNT_COLUMNS)].sum()
+    rows = [
+        (day, state, int(n))
+        for day, counts in zip(sums.index, sums.itertuples(index=False), strict=True)
+        for state, n in zip(stats.STATES, counts, strict=True)
+        if n
+    ]
+    return pd.DataFrame(rows, columns=["day", "state", "n"])
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics of one assay
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssayStatistics:
+    """Everything computed for one assay; group names are display labels (coded if blinded)."""
+
+    assay: str
+    unit: str
+    options: StatsOptions
+    values: pd.DataFrame  # animal, group, timepoint, day, value (the outcome analysed)
+    summary: pd.DataFrame
+    comparisons: pd.DataFrame
+    excluded: pd.DataFrame  # animal, day, footpad, reason
+    dropped: pd.DataFrame  # animal, reason: left out of % of baseline
+    group_order: list[str]
+    comparison_specs: list[dict[str, str]]
+    counts: pd.DataFrame  # day, state, n: value slots per timepoint and state
+    baseline_day: int | None = None
+
+
+def display_labels(*, design: StudyDesign, blinded_view: bool) -> dict[str, str]:
+    """Group code to the label shown: the code itself, or the coded label when blinded."""
+    if blinded_view:
+        return {group.code: group.blind_label for group in design.groups}
+    return {group.code: group.code for group in design.groups}
+
+
+def assay_statistics(
+    *,
+    design: StudyDesign,
+    frame: pd.DataFrame,
+    assay: str,
+    options: StatsOptions,
+    group_labels: Mapping[str, str] | None = None,
+) -> AssayStatistics:
+    """Run the statistics of one assay on its readings frame, or its footpad frame (the same
+    numbers from fewer rows), with no queries.
+
+    ``group_labels`` maps group codes to the labels to show (coded labels for a blinded
+    viewer); groups are then ordered by label, so that the order does not reveal the control.
+    """
+    labels = dict(group_labels) if group_labels else {g.code: g.code for g in design.groups}
+    if group_labels:
+        group_order = sorted(labels[g.code] for g in design.groups)
+    else:
+        group_order = [g.code for g in design.groups]
+    comparison_specs = [
+        {
+            "reference": labels.get(c["reference"], c["reference"]),
+            "group": labels.get(c["group"], c["group"]),
+            "symbol": c["symbol"],
+        }
+        for c in design.comparisons
+    ]
+
+    frame = frame.copy()
+    frame["group"] = frame["group"].map(lambda code: labels.get(code, code))
+    is_out = frame["animal_status"].eq(Animal.Status.EXCLUDED)
+    left_out = frame.loc[is_out, ["animal", "day", "footpad"]].drop_duplicates()
+    if assay != "von_frey":
+        left_out = left_out.assign(footpad="").drop_duplicates()
+    left_out = left_out.assign(reason=REASON_ANIMAL_EXCLUDED)
+    frame = frame.loc[~is_out]
+    counts = _state_counts(frame)
+
+    values, excluded = stats.animal_values(
+        frame,
+        assay=assay,
+        footpads=FOOTPADS[options.footpads],
+        include_unverified=options.include_unverified,
+    )
+    excluded = pd.concat(
+        [excluded, left_out.loc[:, list(stats.EXCLUDED_COLUMNS)]], ignore_index=True
+    ).sort_values(["day", "animal", "footpad"], kind="mergesort", ignore_index=True)
+
+    unit = ASSAY_UNITS[assay]
+    dropped = pd.DataFrame(columns=["animal", "reason"])
+    baseline_day = design.baseline_day
+    if options.outcome == "percent_baseline":
+        unit = "%"
+        if baseline_day is not None:
+            values, dropped_by_group = stats.percent_of_baseline(values, baseline_day=baseline_day)
+            # The group of an animal stays out of the document: a blinded reader must not be
+            # able to tie animals to (coded) groups.
+            dropped = dropped_by_group.loc[:, ["animal", "reason"]]
+
+    summary = stats.describe(values, group_order=group_order)
+    results = stats.compare(
+        values, comparison_specs, test=options.test, correction=options.correction
+    )
+    return AssayStatistics(
+        assay=assay,
+        unit=unit,
+        options=options,
+        values=values,
+        summary=summary,
+        comparisons=results,
+        excluded=excluded,
+        dropped=dropped,
+        group_order=group_order,
+        comparison_specs=comparison_specs,
+        counts=counts,
+        baseline_day=baseline_day if options.outcome == "percent_baseline" else None,
+    )
+
+
+def stats_document_from(*, design: StudyDesign, result: AssayStatistics) -> dict:
+    """The interchange.md section 3 document of computed statistics, plus additions."""
+    options = result.options
+    document = {
+        "study": design.study.slug,
+        "assay": result.assay,
+        "unit": result.unit,
+        "test": options.test,
+        "summary": stats.to_records(result.summary),
+        "comparisons": stats.to_records(result.comparisons),
+        "excluded": stats.to_records(result.excluded),
+        # Additions: everything needed to reproduce the numbers above.
+        "correction": options.correction,
+        "outcome": options.outcome,
+        "footpads": list(FOOTPADS[options.footpads]) if result.assay == "von_frey" else [],
+        "include_unverified": options.include_unverified,
+        "groups": result.group_order,
+        "symbols": result.comparison_specs,
+    }
+    if options.outcome == "percent_baseline":
+        document["baseline_day"] = result.baseline_day
+        document["dropped"] = stats.to_records(result.dropped)
+    return document
+
+
+def study_stats_document(
+    *,
+    study: Study,
+    assay: str,
+    test: str = "student",
+    correction: str = "none",
+    outcome: str = "raw",
+    footpads: str = "both",
+    include_unverified: bool = False,
+    group_labels: Mapping[str, str] | None = None,
+) -> dict:
+    """The statistics document of one assay of a study (interchange.md section 3).
+
+    Keys ``study, assay, unit, test, summary, comparisons, excluded`` exactly as the contract
+    fixes them (numbers unrounded, NaN as None, markers from the study's comparison symbols),
+    plus ``correction``, ``outcome``, ``footpads``, ``include_unverified``, ``groups``,
+    ``symbols`` and, for the percentage of baseline, ``baseline_day`` and ``dropped``.
+    Comparison rows carry the adjusted P, the CI of the difference and Hedges' g with its CI.
+
+    Five queries whatever the study's size. Raises ``ValueError`` naming the option for an
+    assay the study does not have or an unknown option.
+    """
+    options = StatsOptions(
+        test=test,
+        correction=correction,
+        outcome=outcome,
+        footpads=footpads,
+        include_unverified=include_unverified,
+    )
+    _check_options(options)
+    design = study_design(study=study)
+    if assay not in design.assays:
+        raise ValueError(
+            f"assay: {assay} is not an assay of study {study.slug}; it has "
+            f"{', '.join(design.assays) or 'none'}."
+        )
+    result = assay_statistics(
+        design=design,
+        frame=footpad_frame(study=study, assay=assay),
+        assay=assay,
+        options=options,
+        group_labels=group_labels,
+    )
+    return stats_document_from(design=design, result=result)
+
+
+def _check_options(options: StatsOptions) -> None:
+    allowed = {
+        "test": stats.TESTS,
+        "correction": stats.CORRECTIONS,
+        "outcome": ("raw", "percent_baseline"),
+        "footpads": tuple(FOOTPADS),
+    }
+    for name, choices in allowed.items():
+        if getattr(options, name) not in choices:
+            raise ValueError(
+                f"{name}: {getattr(options, name)!r} is not one of {', '.join(choices)}."
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# Group x time models, for the dashboard
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupTimeModels:
+    mixed: stats.MixedModelResult | None
+    mixed_problem: str
+    anova: pd.DataFrame | None
+    anova_problem: str
+
+
+def group_time_models(result: AssayStatistics) -> GroupTimeModels:
+    """The mixed model and, where every animal has every day, the repeated-measures ANOVA.
+
+    Either may be impossible for the data at hand; the reason is returned instead, in words.
+    """
+    mixed = anova = None
+    mixed_problem = anova_problem = ""
+    if result.values.empty:
+        reason = "No counted values yet."
+        return GroupTimeModels(None, reason, None, reason)
+    try:
+        mixed = stats.mixed_model(result.values, group_order=result.group_order)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        mixed_problem = str(error)
+    try:
+        anova = stats.rm_anova(result.values, group_order=result.group_order)
+    except (ValueError, ArithmeticError) as error:
+        anova_problem = str(error)
+    return GroupTimeModels(mixed, mixed_problem, anova, anova_problem)
+
+
+# --------------------------------------------------------------------------------------------
+# The rest of the dashboard: animals, weights, doses, completeness
+# --------------------------------------------------------------------------------------------
+
+
+def animals_by_group(*, study: Study) -> dict[str | None, dict[str, int]]:
+    """Counts of animals per group code and status (one query)."""
+    counts: dict[str | None, dict[str, int]] = {}
+    rows = (
+        Animal.objects.filter(study=study)
+        .order_by()
+        .values_list("group__code", "status")
+        .annotate(n=Count("id"))
+    )
+    for group, status, n in rows:
+        counts.setdefault(group, {})[status] = n
+    return counts
+
+
+def body_weight_values(
+    *, study: Study, group_labels: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Body weights as a values frame (``animal, group, timepoint, day, value``; one query).
+
+    The day counts from day 0 of the study, or from the first weighing when day 0 is not set.
+    """
+    rows = list(
+        BodyWeight.objects.filter(animal__study=study, animal__group__isnull=False)
+        .exclude(animal__status=Animal.Status.EXCLUDED)
+        .order_by("date", "animal__code")
+        .values_list("animal__code", "animal__group__code", "date", "grams")
+    )
+    frame = pd.DataFrame.from_records(rows, columns=["animal", "group", "date", "value"])
+    if frame.empty:
+        return pd.DataFrame(columns=list(stats.VALUE_COLUMNS))
+    origin = study.day0 or min(frame["date"])
+    frame["day"] = [(date - origin).days for date in frame["date"]]
+    frame["timepoint"] = [f"day {day}" for day in frame["day"]]
+    if group_labels:
+        frame["group"] = frame["group"].map(lambda code: group_labels.get(code, code))
+    frame["value"] = frame["value"].astype("float64")
+    return frame.loc[:, list(stats.VALUE_COLUMNS)]
+
+
+@dataclass
+class DoseProgress:
+    label: str  # "VEH: paclitaxel 1 mg/kg ip", or "All doses" for a blinded view
+    due: int
+    given: int
+    missed: int
+
+    @property
+    def outstanding(self) -> int:
+        return max(self.due - self.given - self.missed, 0)
+
+
+def dose_progress(
+    *, study: Study, today: dt.date, active_per_group: Mapping[str, int], blinded_view: bool
+) -> list[DoseProgress]:
+    """Doses due so far (by day 0 and today) against doses recorded (two queries).
+
+    Due doses are each schedule's days up to today times the group's active animals. Without
+    day 0 every scheduled dose counts as due. A blinded view gets one total: schedules by
+    group would reveal which coded group receives which agent.
+    """
+    today_day = (today - study.day0).days if study.day0 else None
+    schedules = list(
+        DosingSchedule.objects.filter(study=study)
+        .order_by("group__order", "agent__name")
+        .values_list("id", "group__code", "agent__name", "dose", "unit", "route", "days")
+    )
+    recorded: dict[tuple[int, str], int] = {}
+    for schedule_id, status, n in (
+        DoseRecord.objects.filter(schedule__study=study)
+        .order_by()
+        .values_list("schedule_id", "status")
+        .annotate(n=Count("id"))
+    ):
+        recorded[(schedule_id, status)] = n
+    rows = []
+    for schedule_id, group, agent, dose, unit, route, days in schedules:
+        due_days = [d for d in days or [] if today_day is None or d <= today_day]
+        rows.append(
+            DoseProgress(
+                label=f"{group}: {agent} {dose:g} {unit} {route}",
+                due=len(due_days) * active_per_group.get(group, 0),
+                given=recorded.get((schedule_id, DoseRecord.Status.GIVEN), 0),
+                missed=recorded.get((schedule_id, DoseRecord.Status.MISSED), 0),
+            )
+        )
+    if blinded_view and rows:
+        return [
+            DoseProgress(
+                label="All doses",
+                due=sum(r.due for r in rows),
+                given=sum(r.given for r in rows),
+                missed=sum(r.missed for r in rows),
+            )
+        ]
+    return rows
+
+
+@dataclass
+class CompletenessRow:
+    timepoint: str
+    day: int
+    expected: int
+    counted: int
+    unverified: int
+    disputed: int
+
+    @property
+    def missing(self) -> int:
+        return max(self.expected - self.counted - self.unverified - self.disputed, 0)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.counted / self.expected if self.expected else math.nan
+
+
+def completeness(
+    *, design: StudyDesign, result: AssayStatistics, active_animals: int
+) -> list[CompletenessRow]:
+    """Value slots per timepoint: expected (active allocated animals x footpads x
+    applications), counted, waiting for a second entry, in an open discrepancy (no queries)."""
+    settings = design.assays[result.assay]
+    footpads = max(len(settings.footpads or []), 1) if result.assay == "von_frey" else 1
+    expected = active_animals * footpads * settings.applications
+    by_day: dict[int, dict[str, int]] = {}
+    for day, state, n in result.counts.itertuples(index=False):
+        by_day.setdefault(int(day), {})[state] = int(n)
+    rows = []
+    for label, day in design.timepoints:
+        states = by_day.get(day, {})
+        rows.append(
+            CompletenessRow(
+                timepoint=label,
+                day=day,
+                expected=expected,
+                counted=states.get("verified", 0) + states.get("resolved", 0),
+                unverified=states.get("unverified", 0),
+                disputed=states.get("disputed", 0),
+            )
+        )
+    return rows

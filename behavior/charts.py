@@ -1,0 +1,359 @@
+"""Figures of the statistics: frames in, Plotly figures out.
+
+Pure: imports pandas and Plotly, never Django. The views send ``fig.to_json()`` to the page,
+where ``Plotly.newPlot`` draws it. The look follows the seed paper's figures: group mean ± SEM
+by timepoint, lines with markers, the comparison symbols (#, ##, *, ** ...) above each
+timepoint where the comparison is significant, n per group in the legend.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+FALLBACK_COLOURS = ("#4d4d4d", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+# Filled and open symbols tell the groups apart in a black-and-white print, as in the paper.
+SYMBOLS = ("circle", "square", "triangle-up", "diamond", "circle-open", "square-open")
+NOT_MARKED = {"n.s.", "n < 2", "no variance", "", None}
+FONT = {"family": "Arial, Helvetica, sans-serif", "size": 14, "color": "#111"}
+MARKER_FONT = {"family": "Arial, Helvetica, sans-serif", "size": 15, "color": "#111"}
+# Each stacked row of comparison symbols sits this many pixels above the previous one.
+MARKER_STEP_PX = 17
+MARKER_FIRST_PX = 6
+
+
+def _colour(colours: Mapping[str, str], group: str, index: int) -> str:
+    return colours.get(group) or FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)]
+
+
+def _n_text(ns: Sequence[int]) -> str:
+    low, high = min(ns), max(ns)
+    return f"n = {low}" if low == high else f"n = {low}–{high}"
+
+
+def _p_text(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "no P"
+    return "P < 0.0001" if p < 0.0001 else f"P = {p:.4f}"
+
+
+def _base_layout(*, y_title: str, x_title: str, ticks: Sequence[tuple[str, int]] | None) -> dict:
+    xaxis = {
+        "title": {"text": x_title},
+        "showline": True,
+        "linecolor": "#111",
+        "ticks": "outside",
+        "zeroline": False,
+        "showgrid": False,
+    }
+    if ticks:
+        xaxis["tickmode"] = "array"
+        xaxis["tickvals"] = [day for _, day in ticks]
+        xaxis["ticktext"] = [label for label, _ in ticks]
+        span = max(day for _, day in ticks) - min(day for _, day in ticks)
+        pad = max(span * 0.06, 1)
+        xaxis["range"] = [min(day for _, day in ticks) - pad, max(day for _, day in ticks) + pad]
+    return {
+        "template": "simple_white",
+        "font": FONT,
+        "height": 440,
+        "margin": {"l": 70, "r": 20, "t": 30, "b": 60},
+        "xaxis": xaxis,
+        "yaxis": {
+            "title": {"text": y_title},
+            "showline": True,
+            "linecolor": "#111",
+            "ticks": "outside",
+            "rangemode": "tozero",
+            "zeroline": False,
+        },
+        "legend": {
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.17,
+            "xanchor": "left",
+            "x": 0,
+        },
+        "hovermode": "closest",
+    }
+
+
+def group_means_figure(
+    summary: pd.DataFrame,
+    comparisons: pd.DataFrame | None = None,
+    *,
+    colours: Mapping[str, str],
+    names: Mapping[str, str] | None = None,
+    group_order: Sequence[str] | None = None,
+    symbols: Sequence[Mapping[str, str]] = (),
+    y_title: str,
+    x_title: str = "Time after the first dose",
+    ticks: Sequence[tuple[str, int]] | None = None,
+    unit: str = "",
+) -> go.Figure:
+    """Group mean ± SEM by day, one line per group, with the comparison markers.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``group, timepoint, day, n, mean, sd, sem`` (``stats.describe``).
+    comparisons : DataFrame, optional
+        ``reference, group, day, p, p_adjusted, marker`` (``stats.compare``); each marker
+        that is not "n.s." (or a degenerate reason) is drawn above its day. Several significant
+        comparisons at one day are stacked, in the order of the comparisons.
+    colours, names : mapping of group to colour / legend name
+        Groups without one get a fallback colour / their own label.
+    symbols : list of ``{"reference", "group", "symbol"}``
+        The comparisons' symbols, explained under the plot.
+    ticks : list of (label, day), optional
+        Timepoint labels on the x axis; days keep their true spacing.
+    """
+    names = names or {}
+    figure = go.Figure()
+    layout = _base_layout(y_title=y_title, x_title=x_title, ticks=ticks)
+    if summary.empty:
+        layout["annotations"] = [
+            {
+                "text": "No counted values yet",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "showarrow": False,
+                "font": {**FONT, "color": "#5b6573"},
+            }
+        ]
+        figure.update_layout(layout)
+        return figure
+
+    order = list(group_order or []) + [
+        g for g in pd.unique(summary["group"]) if g not in (group_order or [])
+    ]
+    comparisons = comparisons if comparisons is not None else pd.DataFrame()
+    p_column = "p_adjusted" if "p_adjusted" in comparisons else "p"
+    # Hover text per (group, day): the P of each comparison in which the group is compared.
+    hover_p: dict[tuple[str, int], list[str]] = {}
+    for row in comparisons.to_dict("records"):
+        hover_p.setdefault((row["group"], int(row["day"])), []).append(
+            f"vs {row['reference']}: {_p_text(row.get(p_column))} ({row['marker']})"
+        )
+
+    for index, group in enumerate(order):
+        rows = summary[summary["group"] == group].sort_values("day")
+        if rows.empty:
+            continue
+        colour = _colour(colours, group, index)
+        sem = rows["sem"].fillna(0.0).tolist()
+        customdata = [
+            [
+                int(n),
+                0.0 if math.isnan(s) else float(s),
+                tp,
+                "<br>".join(hover_p.get((group, int(day)), [])),
+            ]
+            for n, s, tp, day in zip(
+                rows["n"], rows["sem"], rows["timepoint"], rows["day"], strict=True
+            )
+        ]
+        figure.add_trace(
+            go.Scatter(
+                x=rows["day"].tolist(),
+                y=rows["mean"].tolist(),
+                mode="lines+markers",
+                name=f"{names.get(group, group)} ({_n_text(rows['n'].tolist())})",
+                legendgroup=group,
+                line={"color": colour, "width": 2},
+                marker={
+                    "color": colour,
+                    "size": 9,
+                    "symbol": SYMBOLS[index % len(SYMBOLS)],
+                    "line": {"color": colour, "width": 1.5},
+                },
+                error_y={
+                    "type": "data",
+                    "array": sem,
+                    "visible": True,
+                    "color": colour,
+                    "thickness": 1.5,
+                    "width": 5,
+                },
+                customdata=customdata,
+                hovertemplate=(
+                    "<b>%{fullData.name}</b><br>%{customdata[2]}<br>"
+                    f"mean %{{y:.3g}} {unit} ± SEM %{{customdata[1]:.3g}}<br>"
+                    "n = %{customdata[0]}<br>%{customdata[3]}<extra></extra>"
+                ),
+            )
+        )
+
+    annotations = comparison_markers(summary, comparisons)
+    layout["annotations"] = annotations
+    top = float((summary["mean"] + summary["sem"].fillna(0.0)).max())
+    if annotations and top > 0:
+        rows_needed = max(a["_stack"] for a in annotations) + 1
+        # Leave room above the highest error bar for the stacked symbols (about 8% of the
+        # plot height per row).
+        layout["yaxis"]["range"] = [0, top * (1.08 + 0.09 * rows_needed)]
+    for annotation in annotations:
+        del annotation["_stack"]
+    if symbols:
+        legend_text = "   ".join(
+            f"{s['symbol']} {names.get(s['group'], s['group'])} vs "
+            f"{names.get(s['reference'], s['reference'])}"
+            for s in symbols
+        )
+        layout["annotations"] = annotations + [
+            {
+                "text": legend_text + "   (once: P < 0.05, twice: P < 0.01)",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 0,
+                # Below the x-axis title and the legend, so that an exported figure keeps it.
+                "yshift": -96,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {**FONT, "size": 12, "color": "#444"},
+            }
+        ]
+        layout["margin"] = {**layout["margin"], "b": 120}
+        layout["height"] = layout["height"] + 30
+    figure.update_layout(layout)
+    return figure
+
+
+def comparison_markers(summary: pd.DataFrame, comparisons: pd.DataFrame) -> list[dict]:
+    """Annotations for the significant comparisons, stacked above each timepoint.
+
+    Each sits above the highest mean + SEM of any group on its day; a second significant
+    comparison on the same day goes one row higher. The key ``_stack`` holds the row (0 = the
+    lowest) for the caller to size the axis; remove it before giving the layout to Plotly.
+    """
+    if comparisons is None or comparisons.empty or summary.empty:
+        return []
+    tops = (summary["mean"] + summary["sem"].fillna(0.0)).groupby(summary["day"]).max()
+    stack: dict[int, int] = {}
+    annotations = []
+    for row in comparisons.to_dict("records"):
+        if row["marker"] in NOT_MARKED:
+            continue
+        day = int(row["day"])
+        if day not in tops.index:
+            continue
+        level = stack.get(day, 0)
+        stack[day] = level + 1
+        annotations.append(
+            {
+                "x": day,
+                "y": float(tops[day]),
+                "xref": "x",
+                "yref": "y",
+                "text": row["marker"],
+                "showarrow": False,
+                "yanchor": "bottom",
+                "yshift": MARKER_FIRST_PX + MARKER_STEP_PX * level,
+                "font": MARKER_FONT,
+                "hovertext": f"{row['group']} vs {row['reference']}",
+                "_stack": level,
+            }
+        )
+    return annotations
+
+
+def animal_curves_figure(
+    values: pd.DataFrame,
+    *,
+    colours: Mapping[str, str],
+    names: Mapping[str, str] | None = None,
+    group_order: Sequence[str] | None = None,
+    y_title: str,
+    x_title: str = "Time after the first dose",
+    ticks: Sequence[tuple[str, int]] | None = None,
+) -> go.Figure:
+    """One thin line per animal, coloured by group; the legend toggles a whole group."""
+    names = names or {}
+    figure = go.Figure()
+    order = list(group_order or []) + [
+        g for g in pd.unique(values["group"]) if g not in (group_order or [])
+    ]
+    for index, group in enumerate(order):
+        colour = _colour(colours, group, index)
+        animals = values[values["group"] == group]
+        for position, (animal, rows) in enumerate(animals.groupby("animal", sort=True)):
+            rows = rows.sort_values("day")
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["day"].tolist(),
+                    y=rows["value"].tolist(),
+                    mode="lines+markers",
+                    name=names.get(group, group),
+                    legendgroup=group,
+                    showlegend=position == 0,
+                    line={"color": colour, "width": 1},
+                    marker={"color": colour, "size": 5},
+                    opacity=0.75,
+                    text=[animal] * len(rows),
+                    hovertemplate="<b>%{text}</b><br>day %{x}: %{y:.3g}<extra></extra>",
+                )
+            )
+    layout = _base_layout(y_title=y_title, x_title=x_title, ticks=ticks)
+    layout["showlegend"] = True
+    figure.update_layout(layout)
+    return figure
+
+
+def body_weight_figure(
+    summary: pd.DataFrame,
+    *,
+    colours: Mapping[str, str],
+    names: Mapping[str, str] | None = None,
+    group_order: Sequence[str] | None = None,
+) -> go.Figure:
+    """Body weight, group mean ± SEM by day (``summary`` as from ``stats.describe``)."""
+    figure = group_means_figure(
+        summary,
+        None,
+        colours=colours,
+        names=names,
+        group_order=group_order,
+        y_title="Body weight (g)",
+        x_title="Day after the first dose",
+        unit="g",
+    )
+    if not summary.empty:
+        figure.update_layout(yaxis={"rangemode": "normal"})
+    return figure
+
+
+def figure_rows(summary: pd.DataFrame, comparisons: pd.DataFrame | None) -> list[dict]:
+    """The plotted numbers as flat rows for a CSV: one per group and timepoint, with the P and
+    marker of every comparison in which the group is the compared group."""
+    rows = []
+    comparisons = comparisons if comparisons is not None else pd.DataFrame()
+    p_column = "p_adjusted" if "p_adjusted" in comparisons else "p"
+    lookup: dict[tuple[str, int], list[dict]] = {}
+    for row in comparisons.to_dict("records"):
+        lookup.setdefault((row["group"], int(row["day"])), []).append(row)
+    for row in summary.to_dict("records"):
+        tested = lookup.get((row["group"], int(row["day"])), [])
+        rows.append(
+            {
+                "group": row["group"],
+                "timepoint": row["timepoint"],
+                "day": int(row["day"]),
+                "n": int(row["n"]),
+                "mean": row["mean"],
+                "sd": row["sd"],
+                "sem": row["sem"],
+                "compared_with": "; ".join(str(t["reference"]) for t in tested),
+                "p": "; ".join(
+                    "" if pd.isna(t[p_column]) else repr(float(t[p_column])) for t in tested
+                ),
+                "marker": "; ".join(str(t["marker"]) for t in tested),
+            }
+        )
+    return rows

@@ -1,0 +1,252 @@
+"""The statistics service: readings in the database to the interchange.md section 3 document."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from behavior.analysis import readings_frame, study_stats_document
+from studies.models import Animal
+from tests.behavior.dashboard_data import (
+    SHIFT,
+    SLEEP_1,
+    add_hot_plate,
+    add_von_frey,
+    populated_study,
+    sleep_study,
+)
+from tests.factories import make_study
+
+pytestmark = pytest.mark.django_db
+
+
+def test_readings_frame_has_the_columns_stats_expects(study):
+    add_von_frey(study, day=21, values={"R01": 12.0})
+    frame = readings_frame(study=study, assay="von_frey")
+    assert list(frame.columns)[:8] == [
+        "animal",
+        "group",
+        "timepoint",
+        "day",
+        "footpad",
+        "application",
+        "value",
+        "state",
+    ]
+    assert len(frame) == 20
+    first = frame.iloc[0]
+    assert (first["animal"], first["group"], first["timepoint"], first["day"]) == (
+        "R01",
+        "VEH",
+        "week 3",
+        21,
+    )
+
+
+def test_readings_frame_is_one_query_whatever_the_size(django_assert_num_queries):
+    small = populated_study(animals_per_group=2, slug="small")
+    large = populated_study(animals_per_group=9, slug="large")
+    with django_assert_num_queries(1):
+        assert len(readings_frame(study=small, assay="von_frey")) == 2 * 3 * 3 * 20
+    with django_assert_num_queries(1):
+        assert len(readings_frame(study=large, assay="von_frey")) == 9 * 3 * 3 * 20
+
+
+def test_student_t_matches_r_on_the_sleep_data_end_to_end():
+    # R: t.test(extra ~ group, data = sleep, var.equal = TRUE)
+    #    t = -1.8608, df = 18, p-value = 0.07919
+    study = sleep_study(slug="sleep")
+    document = study_stats_document(study=study, assay="von_frey")
+    week3 = [c for c in document["comparisons"] if c["day"] == 21]
+    assert len(week3) == 1
+    row = week3[0]
+    assert (row["reference"], row["group"]) == ("PTX-SAL", "VEH")
+    assert row["statistic"] == pytest.approx(-1.8608, abs=5e-5)
+    assert row["df"] == 18
+    assert row["p"] == pytest.approx(0.07919, abs=5e-6)
+    assert row["marker"] == "n.s."
+    assert row["test"] == "student"
+
+
+def test_welch_t_matches_r_on_the_sleep_data():
+    # R: t.test(extra ~ group, data = sleep)  ->  t = -1.8608, df = 17.776, p-value = 0.07939
+    study = sleep_study(slug="sleep-welch")
+    document = study_stats_document(study=study, assay="von_frey", test="welch")
+    row = next(c for c in document["comparisons"] if c["day"] == 21)
+    assert document["test"] == "welch"
+    assert row["statistic"] == pytest.approx(-1.8608, abs=5e-5)
+    assert row["df"] == pytest.approx(17.776, abs=5e-4)
+    assert row["p"] == pytest.approx(0.07939, abs=5e-6)
+
+
+def test_summary_uses_animal_means_with_n_minus_one_sd():
+    study = sleep_study(slug="sleep-summary")
+    document = study_stats_document(study=study, assay="von_frey")
+    veh = next(s for s in document["summary"] if s["group"] == "VEH" and s["day"] == 21)
+    expected_mean = sum(SLEEP_1) / 10 + SHIFT
+    expected_sd = math.sqrt(sum((x + SHIFT - expected_mean) ** 2 for x in SLEEP_1) / 9)
+    assert veh["n"] == 10
+    assert veh["mean"] == pytest.approx(expected_mean, rel=1e-12)
+    assert veh["sd"] == pytest.approx(expected_sd, rel=1e-12)
+    assert veh["sem"] == pytest.approx(expected_sd / math.sqrt(10), rel=1e-12)
+
+
+def test_document_has_the_contract_keys_and_is_plain_json():
+    study = sleep_study(slug="sleep-keys")
+    document = study_stats_document(study=study, assay="von_frey")
+    assert {"study", "assay", "unit", "test", "summary", "comparisons", "excluded"} <= set(document)
+    assert (document["study"], document["assay"], document["unit"]) == (
+        "sleep-keys",
+        "von_frey",
+        "g",
+    )
+    assert set(document["summary"][0]) == {"group", "timepoint", "day", "n", "mean", "sd", "sem"}
+    assert {"reference", "group", "timepoint", "day", "test", "statistic", "df", "p", "marker"} <= (
+        set(document["comparisons"][0])
+    )
+    assert {"hedges_g", "g_ci_low", "g_ci_high", "ci_low", "ci_high", "p_adjusted"} <= set(
+        document["comparisons"][0]
+    )
+    json.dumps(document, allow_nan=False)  # raises on NaN or NumPy types
+
+
+def test_significant_difference_gets_the_symbol_twice(study):
+    # VEH far above PTX-SAL with little spread: P < 0.01.
+    add_von_frey(study, day=21, values={"R01": 15.0, "R02": 15.5, "R03": 16.0})
+    add_von_frey(study, day=21, values={"R04": 6.0, "R05": 6.5, "R06": 7.0})
+    document = study_stats_document(study=study, assay="von_frey")
+    row = next(c for c in document["comparisons"] if c["group"] == "PTX-SAL")
+    assert row["marker"] == "##"
+    assert row["statistic"] < 0  # the group's mean is below the reference's
+
+
+def test_open_discrepancy_and_unverified_footpads_are_excluded_and_listed(study):
+    add_von_frey(
+        study,
+        day=21,
+        values={"R01": 15.0, "R02": 15.5, "R03": 16.0},
+        states={("R01", "left"): "disputed", ("R02", "right"): "unverified"},
+    )
+    document = study_stats_document(study=study, assay="von_frey")
+    assert document["excluded"] == [
+        {"animal": "R01", "day": 21, "footpad": "left", "reason": "open discrepancy"},
+        {"animal": "R02", "day": 21, "footpad": "right", "reason": "not verified"},
+    ]
+    # R01 and R02 still count, each through its remaining footpad.
+    veh = next(s for s in document["summary"] if s["group"] == "VEH")
+    assert veh["n"] == 3
+
+
+def test_unverified_values_count_only_when_asked(study):
+    add_von_frey(study, day=21, values={"R01": 10.0, "R02": 20.0}, state="unverified")
+    add_von_frey(study, day=21, values={"R03": 12.0})
+    without = study_stats_document(study=study, assay="von_frey")
+    with_them = study_stats_document(study=study, assay="von_frey", include_unverified=True)
+    assert next(s for s in without["summary"] if s["group"] == "VEH")["n"] == 1
+    assert next(s for s in with_them["summary"] if s["group"] == "VEH")["n"] == 3
+    assert with_them["include_unverified"] is True
+
+
+def test_a_group_of_one_has_null_sd_and_comparison_says_why(study):
+    add_von_frey(study, day=21, values={"R01": 15.0, "R04": 8.0, "R05": 9.0})
+    document = study_stats_document(study=study, assay="von_frey")
+    veh = next(s for s in document["summary"] if s["group"] == "VEH")
+    assert (veh["n"], veh["sd"], veh["sem"]) == (1, None, None)
+    row = next(c for c in document["comparisons"] if c["reference"] == "VEH")
+    assert (row["statistic"], row["df"], row["p"]) == (None, None, None)
+    assert row["marker"] == "n < 2"
+
+
+def test_excluded_animal_is_left_out_and_listed(study):
+    add_von_frey(study, day=21, values={"R01": 15.0, "R02": 15.5, "R03": 16.0})
+    Animal.objects.filter(study=study, code="R03").update(
+        status="excluded", status_reason="wound", status_date="2026-02-01"
+    )
+    document = study_stats_document(study=study, assay="von_frey")
+    assert next(s for s in document["summary"] if s["group"] == "VEH")["n"] == 2
+    assert {
+        "animal": "R03",
+        "day": 21,
+        "footpad": "left",
+        "reason": "animal excluded from the study",
+    } in (document["excluded"])
+
+
+def test_footpads_option_uses_one_paw(study):
+    add_von_frey(study, day=21, values={"R01": 15.0}, footpads=("left",))
+    add_von_frey(study, day=21, values={"R01": 15.0}, footpads=("right",), spread=0.0)
+    # Right is 15 exactly everywhere; left alternates 14.5 and 15.5: both means are 15.
+    left = study_stats_document(study=study, assay="von_frey", footpads="left")
+    assert left["footpads"] == ["left"]
+    assert left["summary"][0]["mean"] == pytest.approx(15.0)
+
+
+def test_holm_correction_adjusts_across_timepoints(study):
+    for day, low in ((-1, 14.0), (21, 6.0)):
+        add_von_frey(study, day=day, values={"R01": 15.0, "R02": 15.6, "R03": 16.1})
+        add_von_frey(study, day=day, values={"R04": low, "R05": low + 0.9, "R06": low + 1.5})
+    plain = study_stats_document(study=study, assay="von_frey")
+    holm = study_stats_document(study=study, assay="von_frey", correction="holm")
+    assert holm["correction"] == "holm"
+    ps = sorted(c["p"] for c in plain["comparisons"] if c["group"] == "PTX-SAL")
+    adjusted = sorted(c["p_adjusted"] for c in holm["comparisons"] if c["group"] == "PTX-SAL")
+    # R: p.adjust(c(p1, p2), "holm") -> c(2 * p1, max(2 * p1, p2)) for p1 < p2
+    assert adjusted[0] == pytest.approx(min(1.0, 2 * ps[0]))
+    assert adjusted[1] == pytest.approx(max(min(1.0, 2 * ps[0]), ps[1]))
+
+
+def test_percent_of_baseline_uses_each_animals_own_baseline(study):
+    add_von_frey(study, day=-1, values={"R01": 10.0, "R02": 20.0, "R03": 16.0})
+    add_von_frey(study, day=21, values={"R01": 5.0, "R02": 15.0})
+    document = study_stats_document(study=study, assay="von_frey", outcome="percent_baseline")
+    assert document["unit"] == "%"
+    assert document["baseline_day"] == -1
+    veh = next(s for s in document["summary"] if s["group"] == "VEH" and s["day"] == 21)
+    assert veh["mean"] == pytest.approx((50.0 + 75.0) / 2)
+
+
+def test_blinded_labels_replace_group_codes_everywhere(blinded_study):
+    add_von_frey(blinded_study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.4})
+    labels = {g.code: g.blind_label for g in blinded_study.groups.all()}
+    document = study_stats_document(study=blinded_study, assay="von_frey", group_labels=labels)
+    text = json.dumps(document)
+    for code in ("VEH", "PTX-SAL", "PTX-IVIG"):
+        assert code not in text
+    assert {s["group"] for s in document["summary"]} == {"A", "B"}
+    assert document["comparisons"][0]["reference"] in {"A", "B", "C"}
+
+
+def test_hot_plate_document_has_seconds_and_empty_footpads(study):
+    add_hot_plate(study, day=21, values={"R01": 12.0, "R02": 13.0, "R04": 6.0, "R05": 7.0})
+    document = study_stats_document(study=study, assay="hot_plate")
+    assert document["unit"] == "s"
+    assert document["footpads"] == []
+    assert next(s for s in document["summary"] if s["group"] == "VEH")["mean"] == 12.5
+
+
+def test_an_assay_the_study_lacks_is_refused_by_name():
+    study = make_study(slug="no-hot-plate", hot_plate=False)
+    with pytest.raises(ValueError, match="assay: hot_plate is not an assay of study no-hot-plate"):
+        study_stats_document(study=study, assay="hot_plate")
+
+
+def test_an_unknown_test_is_refused_by_name(study):
+    with pytest.raises(ValueError, match="test: 'wilcoxon' is not one of student, welch"):
+        study_stats_document(study=study, assay="von_frey", test="wilcoxon")
+
+
+def test_a_study_without_readings_gives_empty_lists(study):
+    document = study_stats_document(study=study, assay="von_frey")
+    assert (document["summary"], document["excluded"]) == ([], [])
+
+
+def test_document_takes_the_same_queries_at_two_sizes(django_assert_num_queries):
+    small = populated_study(animals_per_group=2, slug="small")
+    large = populated_study(animals_per_group=9, slug="large")
+    # assays, groups, timepoints, comparisons, readings
+    with django_assert_num_queries(5):
+        study_stats_document(study=small, assay="von_frey")
+    with django_assert_num_queries(5):
+        study_stats_document(study=large, assay="von_frey")
