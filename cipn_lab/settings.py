@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from the application, not a CDN
     "axes",
     "studies",
     "behavior",
@@ -196,15 +197,17 @@ STORAGES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes a missing or bad login a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cipn_lab.api_schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "cipn_lab.api_errors.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -212,6 +215,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, dosing, behavioural readings and statistics of CIPN studies.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "studies.models.Study.Status",
+        "AnimalStatusEnum": "studies.models.Animal.Status",
+        "DoseStatusEnum": "studies.models.DoseRecord.Status",
+        "SessionStatusEnum": "behavior.models.MeasurementSession.Status",
+        "DiscrepancyStatusEnum": "behavior.models.Discrepancy.Status",
+    },
 }
 
 if not DEBUG:
