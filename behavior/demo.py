@@ -20,15 +20,19 @@ A group's role comes from its code: the control group is the vehicle, a code wit
 without ``CLO`` is protected, every other group is drug-treated.
 
 Von Frey is entered by two experimenters, ``tech1`` and ``tech2``, who agree on every value but
-3 to 5 per study (typing slips left as open discrepancies for the demo). Values are rounded to
-the instrument's 0.1 g (hot plate: 0.01 s) and kept within the study's range.
+3 to 5 per study at the baseline and the first timepoint after it (1 or 2 at the baseline where
+the study's demo ends before that timepoint): typing slips left as open discrepancies for the
+demo. Values are rounded to the instrument's 0.1 g (hot plate: 0.01 s) and kept within the
+study's range.
 
-Which timepoints are filled: with a day 0, those whose date is before today, as if measured
-on the day; and if that leaves no timepoint after the baseline, the baseline and the first
-timepoint after it anyway, so that every demo dashboard shows the drug's effect. Without a day
-0, every timepoint. Each animal's values on each day come from a generator seeded by the study, the
-animal and the day, so a later load, after more timepoints have passed, adds their values and
-reproduces the earlier ones exactly.
+Which timepoints are filled: those before the study's planned day in the demo
+(``studies.demo.DEMO_STUDIES``; any day for a study that is not a demo study) and, with a day
+0, dated before today, as if measured on the day; without a day 0, every one of them. So the
+paper's four studies get every timepoint, and the study in progress its baseline only: its
+week-3 session is the technicians' to enter, and a later load never adds values beside theirs.
+Each animal's values on each day come from a generator seeded by the study, the animal and the
+day, and the slips depend on the study's plan alone, so a later load, after more timepoints
+have passed, adds their values and reproduces the earlier ones exactly.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ import datetime as dt
 import zlib
 
 import numpy as np
+from django.db import transaction
 from django.utils import timezone
 
+from behavior.models import MeasurementSession
 from behavior.services import ImportSummary, animal_refusal, readings_import
-from studies.models import Assay, Study, StudyAssay
+from studies.demo import DEMO_STUDIES
+from studies.models import Assay, ChangeRecord, Study, StudyAssay
 
 EXPERIMENTERS = ("tech1", "tech2")
 HOT_PLATE_BEHAVIOURS = ("lick", "flutter", "raise", "jump")
@@ -81,11 +88,15 @@ MODEL = {
         "step": 2,
     },
 }
-DISCREPANCIES = (3, 5)  # how many von Frey slips per study, at least and at most
+# How many von Frey slips per study, at least and at most: over the baseline and the first
+# timepoint after it, or over the baseline alone.
+DISCREPANCIES = (3, 5)
+BASELINE_DISCREPANCIES = (1, 2)
 
 
 # Part of every seed. Chosen, among the first few tried, so that no baseline comparison of any
-# demo study is significant by chance and the depleted groups differ by chance at no timepoint.
+# demo study is significant by chance and the depleted groups differ by chance at no timepoint
+# (checked again with all five demo studies filled to their planned day).
 SEED = 2
 
 
@@ -100,18 +111,19 @@ def _role(group) -> str:
     return "ivig" if "IVIG" in code and "CLO" not in code else "drug"
 
 
+def _planned_day(study: Study) -> int | None:
+    plan = DEMO_STUDIES.get(study.slug)
+    return plan.planned_day if plan else None
+
+
 def demo_days(*, study: Study, days: list[int], today: dt.date | None = None) -> list[int]:
     """The timepoint days the demo fills (see the module's rule)."""
-    days = sorted(days)
+    planned = _planned_day(study)
+    days = sorted(d for d in days if planned is None or d < planned)
     if study.day0 is None:
         return days
     today = today or timezone.localdate()
-    passed = [d for d in days if study.day0 + dt.timedelta(days=d) < today]
-    if not any(d > 0 for d in passed):
-        baseline = [d for d in days if d <= 0][:1]
-        after = [d for d in days if d > 0][:1]
-        passed = sorted(set(passed) | set(baseline) | set(after))
-    return passed
+    return [d for d in days if study.day0 + dt.timedelta(days=d) < today]
 
 
 def demo_readings_rows(*, study: Study, today: dt.date | None = None) -> list[dict]:
@@ -123,7 +135,13 @@ def demo_readings_rows(*, study: Study, today: dt.date | None = None) -> list[di
     all_days = [tp.day for tp in timepoints]
     fill = set(demo_days(study=study, days=all_days, today=today))
     settings = {sa.assay: sa for sa in StudyAssay.objects.filter(study=study)}
-    first_days = sorted([d for d in all_days if d <= 0][:1] + [d for d in all_days if d > 0][:1])
+    # The slips' days depend on the plan, never on today: a later load must type the same slips.
+    planned = _planned_day(study)
+    first_days = sorted(
+        d
+        for d in [d for d in all_days if d <= 0][:1] + [d for d in all_days if d > 0][:1]
+        if planned is None or d < planned
+    )
 
     rows: list[dict] = []
     for assay, study_assay in sorted(settings.items()):
@@ -163,7 +181,8 @@ def _slips(study, study_assay, animals, days) -> dict[tuple, float]:
     if study_assay.assay != Assay.VON_FREY or not study_assay.double_entry or not animals:
         return {}
     rng = np.random.default_rng(_seed(study.slug, "slips"))
-    count = int(rng.integers(DISCREPANCIES[0], DISCREPANCIES[1] + 1))
+    least, most = DISCREPANCIES if len(days) > 1 else BASELINE_DISCREPANCIES
+    count = int(rng.integers(least, most + 1))
     footpads = list(study_assay.footpads or ["left", "right"])
     slots = [
         (animal.code, day, footpad, application)
@@ -232,7 +251,38 @@ def _hot_plate_rows(study_assay, animal, day, level, rng):
     return rows
 
 
+@transaction.atomic
 def demo_readings_load(*, study: Study, today: dt.date | None = None) -> ImportSummary:
-    """Load the demo study's synthetic readings (idempotent: a second load adds nothing)."""
+    """Load the demo study's synthetic readings (idempotent: a second load adds nothing) and
+    mark the sessions they fill as entered."""
     rows = demo_readings_rows(study=study, today=today)
-    return readings_import(study=study, rows=rows, user=None, via="demo")
+    summary = readings_import(study=study, rows=rows, user=None, via="demo")
+    _sessions_mark_entered(study, days={row["day"] for row in rows})
+    return summary
+
+
+def _sessions_mark_entered(study: Study, days: set[int]) -> int:
+    """Marks the open sessions on ``days`` entered, with their audit rows: every value of them
+    is in, and the Today page lists as due only the sessions that are not."""
+    sessions = list(
+        MeasurementSession.objects.filter(
+            study=study, timepoint__day__in=days, status=MeasurementSession.Status.OPEN
+        ).values_list("pk", flat=True)
+    )
+    MeasurementSession.objects.filter(pk__in=sessions).update(
+        status=MeasurementSession.Status.ENTERED
+    )
+    ChangeRecord.objects.bulk_create(
+        ChangeRecord(
+            study=study,
+            entity="session",
+            object_id=pk,
+            action=ChangeRecord.Action.UPDATE,
+            old={"status": MeasurementSession.Status.OPEN.value},
+            new={"status": MeasurementSession.Status.ENTERED.value},
+            reason="synthetic demo data",
+            via="demo",
+        )
+        for pk in sessions
+    )
+    return len(sessions)

@@ -1,11 +1,17 @@
-"""The demo: the seed paper's four experiments as running studies with synthetic data, and the
-demo users who work in them.
+"""The demo: the seed paper's four experiments as complete studies, a fifth still in progress,
+all with synthetic data, and the demo users who work in them.
 
 The studies go through ``study_import`` and the memberships through ``membership_set``. The
 synthetic body weights and given doses, a few thousand rows, are written in bulk with their
 audit rows beside them (``ChangeRecord``, reason "synthetic demo data"), as an import would:
 row by row through ``body_weight_record`` and ``dose_record`` the demo took a minute to load.
 Loading again adds only what is missing.
+
+Each demo study has a planned day, the study day that today is when it is first loaded. The
+demo writes a study's history (weights, doses, readings) only before that day: in the paper's
+four studies that is the day after the last timepoint, so their dashboards show the whole of
+the paper's figures; in the study in progress it is a dosing and measurement day, whose work
+is left to the people trying the demo, and a later load never writes over what they entered.
 """
 
 from __future__ import annotations
@@ -26,15 +32,35 @@ from studies.models import Animal, BodyWeight, ChangeRecord, DoseRecord, DosingS
 from studies.selectors import dose_volume_ml
 from studies.services import membership_set
 
-# The study day that today is when a demo study is first loaded, chosen so that the Today page
-# has work in every study: fig1a has an IVIg dose and the week-3 session due today, fig1b its
-# last session (week 5), fig2 its day-10 session, fig3 a clodronate dose.
-DEMO_TODAY_DAY = {
-    "fig1a-rat-paclitaxel": 21,
-    "fig1b-rat-doxorubicin": 35,
-    "fig2-mouse-paclitaxel": 10,
-    "fig3-rat-clodronate": 19,
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """How one demo study is made: from which of the paper's designs, under which title, and
+    which study day today is when it is first loaded (``planned_day``)."""
+
+    design: str
+    planned_day: int
+    title: str = ""  # empty: the design's title
+    blinded: bool | None = None  # None: as the design says
+
+
+# The paper's four studies are complete: today is the day after their last timepoint (week 5,
+# day 35, in rats; day 14 in mice). The fifth, from Figure 1a's design, is at day 21: the
+# IVIg or saline dose and the week-3 von Frey session are due today, with the baseline done.
+# It is blinded, as fig3 is, so that technicians see coded groups on the Today and entry pages.
+DEMO_STUDIES: dict[str, DemoPlan] = {
+    "fig1a-rat-paclitaxel": DemoPlan(design="fig1a-rat-paclitaxel", planned_day=36),
+    "fig1b-rat-doxorubicin": DemoPlan(design="fig1b-rat-doxorubicin", planned_day=36),
+    "fig2-mouse-paclitaxel": DemoPlan(design="fig2-mouse-paclitaxel", planned_day=15),
+    "fig3-rat-clodronate": DemoPlan(design="fig3-rat-clodronate", planned_day=36),
+    "demo-today-rat-paclitaxel": DemoPlan(
+        design="fig1a-rat-paclitaxel",
+        planned_day=21,
+        title="IVIg in paclitaxel-induced neuropathy (rat), in progress",
+        blinded=True,
+    ),
 }
+DEMO_TODAY_DAY = {slug: plan.planned_day for slug, plan in DEMO_STUDIES.items()}
 
 # Body weight on day -1 (g, mean and SD) and weekly gain (g) of vehicle and drug-treated
 # animals: young adult Crl:CD (SD) rats and ICR mice; chemotherapy slows the gain.
@@ -64,10 +90,24 @@ class DemoStudy:
     doses_added: int
 
 
+def demo_until(*, study: Study) -> dt.date | None:
+    """The date before which the demo writes ``study``'s history: day 0 plus its planned day;
+    None for a study that is not a demo study or has no day 0."""
+    plan = DEMO_STUDIES.get(study.slug)
+    if plan is None or study.day0 is None:
+        return None
+    return study.day0 + dt.timedelta(days=plan.planned_day)
+
+
 def demo_study_data(*, key: str, day0: dt.date) -> dict:
-    """The study.json of the demo study of design ``key``: the design, marked synthetic and
-    running, with the paper's group sizes as animals R01.. (rats) or M01.. (mice)."""
-    design = design_for(key, slug=key, title=f"{DESIGNS[key]['title']} (synthetic demo)", day0=day0)
+    """The study.json of the demo study ``key`` (a slug of ``DEMO_STUDIES``): its design,
+    marked synthetic and running, with the paper's group sizes as animals R01.. (rats) or M01..
+    (mice)."""
+    plan = DEMO_STUDIES[key]
+    title = plan.title or DESIGNS[plan.design]["title"]
+    design = design_for(plan.design, slug=key, title=f"{title} (synthetic demo)", day0=day0)
+    if plan.blinded is not None:
+        design["blinded"] = plan.blinded
     design["synthetic"] = True
     design["status"] = Study.Status.RUNNING.value
     prefix = "R" if design["species"] == "rat" else "M"
@@ -97,25 +137,27 @@ def demo_study_data(*, key: str, day0: dt.date) -> dict:
 
 @transaction.atomic
 def demo_study_load(*, key: str, today: dt.date | None = None) -> DemoStudy:
-    """Create or complete the demo study of design ``key``.
+    """Create or complete the demo study ``key`` (a slug of ``DEMO_STUDIES``).
 
-    A new study gets the day 0 that makes today ``DEMO_TODAY_DAY[key]``; an existing one keeps
-    its day 0, so that its data stay where they are. Body weights (day -1, then weekly) and the
-    doses due before today (given) are added where missing.
+    A new study gets the day 0 that makes today its planned day; an existing one keeps its day
+    0, so that its data stay where they are. Body weights (day -1, then weekly) and the doses
+    due (given) are added where missing, up to the day before today or before the planned day,
+    whichever comes first.
     """
     today = today or timezone.localdate()
     existing = Study.objects.filter(slug=key).only("day0").first()
     day0 = (existing.day0 if existing else None) or today - dt.timedelta(DEMO_TODAY_DAY[key])
     report = study_import_report(data=demo_study_data(key=key, day0=day0), via="command")
     study = report.study
+    until = min(today, demo_until(study=study) or today)
     animals = list(study.animals.select_related("group").order_by("code"))
-    weights = _weights_add(study, animals, today)
-    doses = _doses_add(study, animals, today)
+    weights = _weights_add(study, animals, until)
+    doses = _doses_add(study, animals, until)
     return DemoStudy(study=study, created=report.created, weights_added=weights, doses_added=doses)
 
 
-def _weights_add(study: Study, animals: list[Animal], today: dt.date) -> int:
-    """Day -1 and then weekly weights before today, the same numbers at every load."""
+def _weights_add(study: Study, animals: list[Animal], until: dt.date) -> int:
+    """Day -1 and then weekly weights before ``until``, the same numbers at every load."""
     params = WEIGHTS[study.species]
     have = set(BodyWeight.objects.filter(animal__study=study).values_list("animal_id", "date"))
     new = []
@@ -124,7 +166,7 @@ def _weights_add(study: Study, animals: list[Animal], today: dt.date) -> int:
         grams = rng.gauss(params["mean"], params["sd"])
         gain = params["gain"] if animal.group and animal.group.control else params["drug_gain"]
         date = study.day0 - dt.timedelta(1)
-        while date < today:
+        while date < until:
             if (animal.pk, date) not in have:
                 rounded = round(round(grams / params["step"]) * params["step"], 1)
                 new.append(BodyWeight(animal=animal, date=date, grams=rounded))
@@ -138,8 +180,8 @@ def _weights_add(study: Study, animals: list[Animal], today: dt.date) -> int:
     return len(created)
 
 
-def _doses_add(study: Study, animals: list[Animal], today: dt.date) -> int:
-    """Every dose due before today, recorded as given at 10:00 with the latest weight and the
+def _doses_add(study: Study, animals: list[Animal], until: dt.date) -> int:
+    """Every dose due before ``until``, recorded as given at 10:00 with the latest weight and the
     volume that weight gives."""
     have = set(
         DoseRecord.objects.filter(animal__study=study).values_list(
@@ -159,7 +201,7 @@ def _doses_add(study: Study, animals: list[Animal], today: dt.date) -> int:
     for schedule in DosingSchedule.objects.filter(study=study).select_related("agent"):
         for day in schedule.days:
             date = study.day0 + dt.timedelta(day)
-            if date >= today:
+            if date >= until:
                 continue
             given_at = timezone.make_aware(dt.datetime.combine(date, DOSE_TIME))
             for animal in by_group.get(schedule.group_id, []):

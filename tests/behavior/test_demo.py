@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from behavior.demo import demo_days, demo_readings_load
-from behavior.models import Discrepancy, Entry, Reading
+from behavior.models import Discrepancy, Entry, MeasurementSession, Reading
 from studies.demo import demo_study_data
 from studies.interchange import study_import
 from studies.models import ChangeRecord, Study
@@ -118,18 +118,57 @@ def test_a_later_load_adds_the_timepoints_that_have_passed_since():
     [
         (36, [-1, 21, 28, 35]),
         (29, [-1, 21, 28]),
-        # Only the baseline has passed: the first timepoint after it is filled anyway.
-        (21, [-1, 21]),
-        (-30, [-1, 21]),
+        (21, [-1]),  # day 21's session is today's work, not yet done
+        (-30, []),
     ],
 )
-def test_the_demo_fills_the_timepoints_before_today_and_at_least_one_after_baseline(
-    today_day, filled
-):
+def test_the_demo_fills_exactly_the_timepoints_dated_before_today(today_day, filled):
     study = Study(slug="x", day0=DAY0)
     today = DAY0 + dt.timedelta(days=today_day)
     assert demo_days(study=study, days=[35, -1, 21, 28], today=today) == filled
 
 
-def test_a_demo_study_without_day_0_gets_every_timepoint():
+def test_a_study_without_day_0_gets_every_timepoint():
     assert demo_days(study=Study(slug="x"), days=[21, -1, 28]) == [-1, 21, 28]
+
+
+def test_the_study_in_progress_gets_only_the_timepoints_before_its_planned_day():
+    in_progress = "demo-today-rat-paclitaxel"
+    days = [35, -1, 21, 28]
+    assert demo_days(study=Study(slug=in_progress, day0=DAY0), days=days, today=LONG_AFTER) == [-1]
+    assert demo_days(study=Study(slug=in_progress), days=days) == [-1]
+
+
+def test_the_study_in_progress_has_its_baseline_double_entered_with_one_or_two_slips():
+    study = demo_study("demo-today-rat-paclitaxel")
+    summary = demo_readings_load(study=study, today=LONG_AFTER)  # long after: still day 21's
+
+    readings = Reading.objects.filter(session__study=study)
+    assert set(readings.values_list("session__timepoint__day", flat=True)) == {-1}
+    assert summary.values == 40 * 2 * 10 * 2
+    assert 1 <= summary.open_discrepancies <= 2
+    assert readings.filter(state="verified").count() == 40 * 2 * 10 - summary.open_discrepancies
+    assert list(study.sessions.values_list("timepoint__day", "status")) == [(-1, "entered")]
+
+
+def test_the_sessions_the_demo_fills_are_marked_entered_with_an_audit_row():
+    study = demo_study("fig2-mouse-paclitaxel")
+    demo_readings_load(study=study, today=DAY0 + dt.timedelta(days=8))
+
+    sessions = MeasurementSession.objects.filter(study=study)
+    assert set(sessions.values_list("timepoint__day", "assay", "status")) == {
+        (day, assay, "entered") for day in (-1, 7) for assay in ("von_frey", "hot_plate")
+    }
+    records = ChangeRecord.objects.filter(study=study, entity="session", action="update")
+    assert set(records.values_list("object_id", flat=True)) == set(
+        sessions.values_list("pk", flat=True)
+    )
+    assert {(r.old["status"], r.new["status"], r.via) for r in records} == {
+        ("open", "entered", "demo")
+    }
+
+    demo_readings_load(study=study, today=LONG_AFTER)
+
+    assert set(sessions.values_list("status", flat=True)) == {"entered"}
+    assert sessions.count() == 4 * 2
+    assert records.all().count() == 4 * 2  # a fresh query: the set above cached the first

@@ -16,8 +16,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from studies.demo import DEMO_TODAY_DAY, DEMO_USERS, demo_study_load
+from studies.demo import DEMO_STUDIES, DEMO_TODAY_DAY, DEMO_USERS, demo_study_data, demo_study_load
 from studies.designs import DESIGNS
+from studies.interchange import study_import_report
 from studies.models import (
     Animal,
     BodyWeight,
@@ -261,6 +262,10 @@ def counts() -> dict[str, int]:
     return found
 
 
+IN_PROGRESS = "demo-today-rat-paclitaxel"
+PAPER_STUDIES = [slug for slug in DEMO_STUDIES if slug != IN_PROGRESS]
+
+
 @pytest.mark.django_db
 def test_load_demo_twice_leaves_the_same_rows():
     for username, _, password in DEMO_USERS:
@@ -273,24 +278,32 @@ def test_load_demo_twice_leaves_the_same_rows():
 
     assert status == 0
     assert counts() == first
-    assert first["Study"] == 4
-    assert first["Membership"] == 4 * len(DEMO_USERS)
-    for key in DESIGNS:
+    assert first["Study"] == 5
+    assert first["Membership"] == 5 * len(DEMO_USERS)
+    for key in DEMO_STUDIES:
         assert f"{key}: already there" in out
 
 
+def test_the_paper_demo_studies_are_planned_for_the_day_after_their_last_timepoint():
+    assert list(DESIGNS) == PAPER_STUDIES
+    for key in PAPER_STUDIES:
+        last = max(tp["day"] for tp in DESIGNS[key]["timepoints"])
+        assert DEMO_TODAY_DAY[key] == last + 1
+    assert DEMO_TODAY_DAY[IN_PROGRESS] == 21
+
+
 @pytest.mark.django_db
-def test_load_demo_loads_the_four_studies_as_running_synthetic_studies():
+def test_load_demo_loads_the_five_studies_as_running_synthetic_studies():
     status, out, _ = run("load_demo", "--without-readings")
 
     assert status == 0
     today = timezone.localdate()
-    for key, design in DESIGNS.items():
+    for key, plan in DEMO_STUDIES.items():
+        design = DESIGNS[plan.design]
         study = Study.objects.get(slug=key)
         assert study.synthetic is True
         assert study.title.endswith("(synthetic demo)")
         assert study.status == Study.Status.RUNNING
-        assert study.blinded is design["blinded"]
         assert study.day0 == today - dt.timedelta(DEMO_TODAY_DAY[key])
         assert {
             code: study.animals.filter(group__code=code).count()
@@ -301,21 +314,27 @@ def test_load_demo_loads_the_four_studies_as_running_synthetic_studies():
         assert key in out
     assert Study.objects.get(slug="fig3-rat-clodronate").blinded is True
     assert Study.objects.get(slug="fig2-mouse-paclitaxel").blinded is False
+    in_progress = Study.objects.get(slug=IN_PROGRESS)
+    assert in_progress.blinded is True
+    assert in_progress.title == (
+        "IVIg in paclitaxel-induced neuropathy (rat), in progress (synthetic demo)"
+    )
 
 
 @pytest.mark.django_db
-def test_a_blinded_demo_study_does_not_number_its_animals_by_group():
+@pytest.mark.parametrize("key", ["fig3-rat-clodronate", IN_PROGRESS])
+def test_a_blinded_demo_study_does_not_number_its_animals_by_group(key):
     call_command("load_demo", "--without-readings", stdout=StringIO())
 
-    study = Study.objects.get(slug="fig3-rat-clodronate")
+    study = Study.objects.get(slug=key)
     first_five = study.animals.order_by("code")[:5].values_list("group__code", flat=True)
     assert len(set(first_five)) > 1
 
 
 @pytest.mark.django_db
-def test_a_demo_study_has_baseline_weights_and_the_doses_due_before_today():
+def test_the_study_in_progress_has_weights_and_the_doses_due_before_today():
     today = dt.date(2026, 3, 23)
-    demo = demo_study_load(key="fig1a-rat-paclitaxel", today=today)
+    demo = demo_study_load(key=IN_PROGRESS, today=today)
 
     study = demo.study
     assert study.day0 == dt.date(2026, 3, 2)  # today is day 21
@@ -323,18 +342,53 @@ def test_a_demo_study_has_baseline_weights_and_the_doses_due_before_today():
     assert baseline.count() == 40
     rat_weights = list(baseline.values_list("grams", flat=True))
     assert 200 < sum(rat_weights) / len(rat_weights) < 300
+    # Days -1, 6, 13 and 20.
+    assert BodyWeight.objects.filter(animal__study=study).count() == 40 * 4
     records = DoseRecord.objects.filter(animal__study=study)
     assert set(records.values_list("status", flat=True)) == {"given"}
-    assert max(records.values_list("day", flat=True)) == 15  # day 21's doses are due today
-    # Paclitaxel (30 rats x 12 days), its vehicle (10 x 12), IVIg or saline (30 x 3 days).
+    # Paclitaxel (30 rats x 12 days), its vehicle (10 x 12), IVIg or saline (30 x days 0, 7
+    # and 14): day 21's IVIg or saline is due today.
     assert records.count() == 30 * 12 + 10 * 12 + 30 * 3
+    assert not records.filter(day=21).exists()
     ivig = records.filter(schedule__agent__name="IVIg", day=14).first()
     assert ivig.volume_ml == pytest.approx(ivig.weight_g / 1000 * 1000 / 50)
     assert ChangeRecord.objects.filter(study=study, entity="dose").count() == records.count()
 
 
 @pytest.mark.django_db
-def test_loading_a_demo_study_on_a_later_day_keeps_day0_and_adds_only_what_fell_due():
+def test_a_paper_demo_study_is_complete_with_weekly_weights_and_every_dose_given():
+    today = dt.date(2026, 3, 23)
+    demo = demo_study_load(key="fig1a-rat-paclitaxel", today=today)
+
+    study = demo.study
+    assert study.day0 == dt.date(2026, 2, 15)  # today is day 36
+    dates = set(BodyWeight.objects.filter(animal__study=study).values_list("date", flat=True))
+    assert dates == {study.day0 + dt.timedelta(days) for days in (-1, 6, 13, 20, 27, 34)}
+    assert demo.weights_added == 40 * 6
+    records = DoseRecord.objects.filter(animal__study=study)
+    assert set(records.values_list("status", flat=True)) == {"given"}
+    assert records.count() == demo.doses_added == 30 * 12 + 10 * 12 + 30 * 4
+
+
+@pytest.mark.django_db
+def test_a_later_load_never_writes_past_a_demo_studys_planned_day():
+    first = demo_study_load(key=IN_PROGRESS, today=dt.date(2026, 3, 23))  # day 21
+    doses, weights = DoseRecord.objects.count(), BodyWeight.objects.count()
+
+    later = demo_study_load(key=IN_PROGRESS, today=dt.date(2026, 4, 6))  # day 35
+
+    assert later.study.day0 == first.study.day0 == dt.date(2026, 3, 2)
+    # Day 21's doses and the weighings of days 27 and 34 are left to the people using the demo.
+    assert (later.doses_added, later.weights_added) == (0, 0)
+    assert (DoseRecord.objects.count(), BodyWeight.objects.count()) == (doses, weights)
+
+
+@pytest.mark.django_db
+def test_an_existing_demo_study_keeps_day0_and_gets_only_what_fell_due():
+    # A study left mid-way by an earlier load: day 0 is kept, whatever the plan says.
+    study_import_report(
+        data=demo_study_data(key="fig3-rat-clodronate", day0=dt.date(2026, 3, 1)), via="command"
+    )
     first = demo_study_load(key="fig3-rat-clodronate", today=dt.date(2026, 3, 20))  # day 19
     assert first.study.day0 == dt.date(2026, 3, 1)
     doses, weights = DoseRecord.objects.count(), BodyWeight.objects.count()
@@ -346,3 +400,79 @@ def test_loading_a_demo_study_on_a_later_day_keeps_day0_and_adds_only_what_fell_
     assert DoseRecord.objects.count() - doses == later.doses_added == 32 + 32
     # The day-20 weighing of all 37 rats.
     assert BodyWeight.objects.count() - weights == later.weights_added == 37
+
+
+def expected_marker(symbol: str, day: int) -> set[str]:
+    """The markers the paper's figures show: none at baseline; drug against vehicle P < 0.01
+    afterwards; IVIg against saline P < 0.05 or 0.01; IVIg against saline after macrophage
+    depletion ($) never significant."""
+    if day <= 0 or symbol == "$":
+        return {"n.s."}
+    if symbol == "#":
+        return {"##"}
+    return {symbol, symbol * 2}
+
+
+@pytest.mark.django_db
+def test_the_paper_demo_studies_have_every_timepoint_and_show_the_papers_markers():
+    from behavior.analysis import study_stats_document
+    from behavior.models import Reading
+
+    status, _, _ = run("load_demo")
+
+    assert status == 0
+    seen = {}
+    for key in PAPER_STUDIES:
+        study = Study.objects.get(slug=key)
+        days = sorted(study.timepoints.values_list("day", flat=True))
+        for assay in study.assays.values_list("assay", flat=True):
+            measured = Reading.objects.filter(session__study=study, assay=assay)
+            pairs = set(measured.values_list("animal_id", "session__timepoint__day"))
+            assert len(pairs) == study.animals.count() * len(days), (key, assay)
+            document = study_stats_document(study=study, assay=assay)
+            assert {row["day"] for row in document["summary"]} == set(days)
+            for comparison in document["comparisons"]:
+                where = (key, assay, comparison["group"], comparison["timepoint"])
+                seen[where] = comparison["marker"]
+                symbol = study.comparisons.get(group__code=comparison["group"]).symbol
+                assert comparison["marker"] in expected_marker(symbol, comparison["day"]), where
+    # fig1a, fig1b, fig3 (von Frey) and fig2 (von Frey and hot plate): 2 or 3 comparisons at 4
+    # timepoints each.
+    assert len(seen) == (2 + 2 + 3 + 2 * 2) * 4
+
+
+@pytest.mark.django_db
+def test_the_study_in_progress_has_a_dose_and_a_session_due_today_for_a_technician():
+    from behavior.models import Discrepancy, Reading
+    from studies.selectors import today_for_user
+
+    run("load_demo")
+    run("create_demo_users")
+    tech = get_user_model().objects.get(username="tech1")
+
+    today = today_for_user(user=tech, date=timezone.localdate())
+
+    rows = {row.study.slug: row for row in today.studies}
+    assert set(rows) == set(DEMO_STUDIES)
+    row = rows[IN_PROGRESS]
+    assert row.day == 21
+    assert {dose.schedule.agent.name for dose in row.doses} == {"IVIg", "saline"}
+    assert row.doses_left == len(row.doses) == 30
+    # Blinded: the technician sees coded groups, never the treatment.
+    codes = set(row.study.groups.values_list("code", flat=True))
+    names = set(row.study.groups.values_list("name", flat=True))
+    assert not {dose.group_label for dose in row.doses} & (codes | names)
+    assert [(s.timepoint.label, s.assay, s.status) for s in row.sessions_due] == [
+        ("week 3", "von_frey", "not started")
+    ]
+    study = row.study
+    assert set(
+        Reading.objects.filter(session__study=study).values_list(
+            "session__timepoint__day", flat=True
+        )
+    ) == {-1}
+    assert (
+        1 <= Discrepancy.objects.filter(reading__session__study=study, status="open").count() <= 2
+    )
+    # The complete studies have nothing left to do today.
+    assert all(rows[key].empty for key in PAPER_STUDIES)

@@ -1,4 +1,5 @@
-"""``python manage.py load_demo``: the seed paper's four experiments as synthetic demo studies."""
+"""``python manage.py load_demo``: the seed paper's four experiments as synthetic demo studies,
+complete, and a fifth study in progress for the Today page."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from studies.demo import demo_memberships_set, demo_study_load
-from studies.designs import DESIGNS
+from studies.demo import DEMO_STUDIES, demo_memberships_set, demo_study_load
 from studies.errors import ImportProblems, StudyLocked
 
 
 class Command(BaseCommand):
     help = (
-        "Load (or complete, without duplicating anything) the demo studies of the seed paper: "
-        + ", ".join(DESIGNS)
+        "Load (or complete, without duplicating anything) the demo studies: the seed paper's "
+        "four experiments, complete, and one in progress: "
+        + ", ".join(DEMO_STUDIES)
         + ". Their animals, weights, doses and readings are synthetic."
     )
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args, without_readings: bool = False, **options):
         readings_load = None if without_readings else self._readings_loader()
         loaded = []
-        for key in DESIGNS:
+        for key in DEMO_STUDIES:
             try:
                 demo = demo_study_load(key=key)
             except StudyLocked as exc:
