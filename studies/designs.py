@@ -98,9 +98,10 @@ def _ivig(group: str, days: list[int]) -> dict:
     }
 
 
-def _saline(group: str, days: list[int], ml_per_kg: float = 5) -> dict:
-    # "Control group animals were administered the same amount of saline": the paper gives no
-    # volume; 5 mL/kg is the i.v. bolus volume of the study template in interchange.md.
+def _saline(group: str, days: list[int], ml_per_kg: float = 20) -> dict:
+    # "Control group animals were administered the same amount of saline": the volume of IVIg
+    # 1 g/kg at 50 mg/mL, 20 mL/kg. A different volume would also tell a blinded technician
+    # which animals get IVIg.
     return {
         "group": group,
         "agent": "saline",

@@ -75,12 +75,12 @@ def test_a_pi_sets_up_a_study_and_a_technician_sees_todays_doses(
         # IVIg 1 g/kg at 50 mg/mL for a 250 g rat: 5.00 mL.
         row = page.locator("tr.dose-row", has_text=code).filter(has_text=re.compile("IVIg 1 g/kg"))
         expect(row.locator("td.volume")).to_have_text("5.00 mL")
-    # Saline 5 mL/kg for the paclitaxel + saline group: 1.25 mL.
+    # Saline 20 mL/kg, the same volume as IVIg, for the paclitaxel + saline group: 5.00 mL.
     expect(
-        page.locator("tr.dose-row", has_text=re.compile("saline 5 mL/kg")).first.locator(
+        page.locator("tr.dose-row", has_text=re.compile("saline 20 mL/kg")).first.locator(
             "td.volume"
         )
-    ).to_have_text("1.25 mL")
+    ).to_have_text("5.00 mL")
     page.screenshot(path=str(SCREENS / "today_technician.png"), full_page=True)
 
     # The first due dose's button has the focus: Enter records it, and the next one gets it.

@@ -65,7 +65,7 @@ def test_fig1a_is_the_rat_paclitaxel_experiment():
         "PTX-IVIG": (1, "mg/kg", "ip", RAT_PACLITAXEL_DAYS),
     }
     assert doses(design, "IVIg") == {"PTX-IVIG": (1, "g/kg", "iv", [0, 7, 14, 21])}
-    assert doses(design, "saline") == {"PTX-SAL": (5, "mL/kg", "iv", [0, 7, 14, 21])}
+    assert doses(design, "saline") == {"PTX-SAL": (20, "mL/kg", "iv", [0, 7, 14, 21])}
     vehicle = [d for d in design["dosing"] if d["group"] == "VEH"]
     assert [(d["route"], d["days"]) for d in vehicle] == [("ip", RAT_PACLITAXEL_DAYS)]
     assert timepoints(design) == RAT_TIMEPOINTS
@@ -105,7 +105,7 @@ def test_fig2_is_the_mouse_paclitaxel_experiment_with_both_assays():
         "PTX-IVIG": (3, "mg/kg", "ip", [0, 1, 2, 3, 4]),
     }
     assert doses(design, "IVIg") == {"PTX-IVIG": (1, "g/kg", "iv", [0, 5])}
-    assert doses(design, "saline") == {"PTX-SAL": (5, "mL/kg", "iv", [0, 5])}
+    assert doses(design, "saline") == {"PTX-SAL": (20, "mL/kg", "iv", [0, 5])}
     assert timepoints(design) == [("baseline", -1), ("day 7", 7), ("day 10", 10), ("day 14", 14)]
     assert design["assays"]["hot_plate"]["temperature_c"] == 54.5
     assert design["assays"]["hot_plate"]["cutoff_s"] == 30
