@@ -1,0 +1,1 @@
+"""The performance benchmark of a large study: ``python -m bench`` (``make bench``)."""
