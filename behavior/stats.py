@@ -857,13 +857,28 @@ class MixedModelResult(NamedTuple):
     effects: pd.DataFrame
     """Wald tests per effect: ``effect, chi2, df, p`` for group, day and group*day."""
     animal_variance: float
-    """Variance of the random intercept per animal."""
+    """Variance of the random intercept per animal (0 at the boundary)."""
     residual_variance: float
     n_animals: int
     n_observations: int
     converged: bool
+    """Whether the REML estimate was found (a boundary estimate is a found estimate)."""
     messages: tuple[str, ...]
-    """Warnings raised while fitting (convergence, boundary estimates)."""
+    """What a reader must know about the fit: a boundary estimate, or why it failed."""
+    at_boundary: bool = False
+    """The animal variance is estimated at 0 and the fit is ordinary least squares."""
+
+
+MIXED_MESSAGE_BOUNDARY = (
+    "animal variance estimated at 0: the model reduces to ordinary least squares"
+)
+# Tried in turn until one converges. BFGS is statsmodels' own first choice; the derivative-free
+# Powell and Nelder-Mead get there when a gradient method stalls near a zero animal variance.
+# L-BFGS is left out: on such data its first step can reach a singular covariance and raise.
+_MIXED_METHODS = ("bfgs", "powell", "nm")
+# Log-likelihood units on the standardised scale: a likelihood-ratio statistic of 2e-6, far
+# below anything a test could notice, so a fit this close to the boundary's is the boundary.
+_BOUNDARY_TOLERANCE = 1e-6
 
 
 def _difference_contrasts(levels: int) -> np.ndarray:
@@ -872,6 +887,149 @@ def _difference_contrasts(levels: int) -> np.ndarray:
     contrasts[:, 0] = -1.0
     contrasts[np.arange(levels - 1), np.arange(1, levels)] = 1.0
     return contrasts
+
+
+class _Fit(NamedTuple):
+    estimate: np.ndarray
+    covariance: np.ndarray
+    animal_variance: float
+    residual_variance: float
+    converged: bool
+    at_boundary: bool
+    messages: tuple[str, ...]
+
+
+def _ols_reml(y: np.ndarray, exog: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Fixed effects, their covariance, the residual variance and the REML log-likelihood of
+    the model with no animal variance.
+
+    With :math:`\\sigma_b^2 = 0` the model is ordinary least squares: :math:`\\hat\\beta =
+    (X^\\top X)^{-1}X^\\top y`, :math:`\\hat\\sigma^2 = RSS/(N - p)` and
+    :math:`\\widehat{\\mathrm{Cov}}(\\hat\\beta) = \\hat\\sigma^2 (X^\\top X)^{-1}`. The
+    log-likelihood is statsmodels' profiled REML criterion at that point,
+
+    .. math:: -\\tfrac{N-p}{2}\\log RSS - \\tfrac12\\log|X^\\top X|
+              - \\tfrac{N-p}{2}\\bigl(\\log 2\\pi - \\log(N-p) + 1\\bigr),
+
+    written out because statsmodels cannot evaluate it at a zero variance.
+    """
+    n, p = exog.shape
+    xtx = exog.T @ exog
+    estimate = linalg.solve(xtx, exog.T @ y, assume_a="pos")
+    rss = float(np.sum((y - exog @ estimate) ** 2))
+    if rss <= 1e-12 * float(np.sum((y - y.mean()) ** 2)):
+        raise ValueError(
+            "the mixed model needs some spread within each group and day; every value equals "
+            "its group and day mean, so there is no residual variance to test against."
+        )
+    residual_variance = rss / (n - p)
+    covariance = residual_variance * linalg.inv(xtx)
+    _, logdet = np.linalg.slogdet(xtx)
+    llf = -(n - p) / 2 * (math.log(rss) + math.log(2 * math.pi) - math.log(n - p) + 1) - logdet / 2
+    return estimate, covariance, residual_variance, llf
+
+
+def _reml_random_intercept(y: np.ndarray, exog: pd.DataFrame, animals: np.ndarray) -> _Fit:
+    """REML fit of ``y = X beta + b_animal + e``, on a standardised ``y``, boundary included.
+
+    ``y`` is centred and divided by its SD before fitting and the estimates scaled back, which
+    changes no test: statsmodels judges convergence and flags a "boundary" with absolute
+    thresholds (an animal variance below 0.01), so on raw data the same design would fit in
+    grams and fail in kilograms. The optimisers of ``_MIXED_METHODS`` are tried in turn.
+
+    A random-intercept variance of exactly 0 is a legitimate REML estimate (the animals differ
+    no more than the residual noise says they should, as with values in % of a baseline that is
+    100 for every animal), but it lies on the edge of the parameter space where gradient
+    optimisers stall. So the REML log-likelihood at zero is computed exactly
+    (:func:`_ols_reml`); when the optimiser found nothing better, the estimate is the boundary
+    and the fit is the ordinary least-squares one, stated in ``messages``.
+    """
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    centre = float(np.mean(y))
+    spread = float(np.std(y, ddof=1))
+    z = (y - centre) / spread
+    x = exog.to_numpy(dtype=float)
+    unscale = np.full(x.shape[1], spread)  # the design's first column is the intercept
+
+    ols_estimate, ols_covariance, ols_residual, ols_llf = _ols_reml(z, x)
+
+    # Starting from a moment estimate of the variance ratio rather than statsmodels' 1 halves
+    # the time to converge and lets BFGS converge on data whose animal variance is near 0.
+    start = np.array([math.sqrt(_moment_ratio(z - x @ ols_estimate, animals))])
+    best = None
+    problems: list[str] = []
+    for method in _MIXED_METHODS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = MixedLM(z, x, groups=animals).fit(
+                    reml=True, method=method, start_params=start
+                )
+            except (np.linalg.LinAlgError, ValueError) as error:
+                problems.append(f"{method}: {error}")
+                continue
+        said = [str(w.message) for w in caught]
+        hessian_ok = not any("Hessian" in message for message in said)
+        if best is None or fit.llf > best[0].llf:
+            best = (fit, said)
+        if fit.converged and hessian_ok:
+            best = (fit, said)
+            break
+        problems.append(f"{method}: {'; '.join(dict.fromkeys(said)) or 'did not converge'}")
+
+    if best is None or ols_llf >= best[0].llf - _BOUNDARY_TOLERANCE:
+        # Nothing beats no animal variance at all: the REML estimate is the boundary, and every
+        # optimiser's complaint was about approaching it.
+        return _Fit(
+            estimate=_unstandardise(ols_estimate, centre, unscale),
+            covariance=ols_covariance * spread**2,
+            animal_variance=0.0,
+            residual_variance=ols_residual * spread**2,
+            converged=True,
+            at_boundary=True,
+            messages=(MIXED_MESSAGE_BOUNDARY,),
+        )
+
+    fit, said = best
+    k = x.shape[1]
+    converged = bool(fit.converged) and not any("Hessian" in message for message in said)
+    return _Fit(
+        estimate=_unstandardise(np.asarray(fit.fe_params, dtype=float), centre, unscale),
+        covariance=np.asarray(fit.cov_params(), dtype=float)[:k, :k] * spread**2,
+        animal_variance=float(np.asarray(fit.cov_re)[0, 0]) * spread**2,
+        residual_variance=float(fit.scale) * spread**2,
+        converged=converged,
+        at_boundary=False,
+        messages=() if converged else ("the REML fit did not converge", *problems),
+    )
+
+
+def _moment_ratio(residuals: np.ndarray, animals: np.ndarray) -> float:
+    """A method-of-moments estimate of :math:`\\sigma_b^2/\\sigma^2`, floored at 0.01.
+
+    From the least-squares residuals :math:`r_{ij}` of animal i's :math:`m_i` values:
+    :math:`\\hat\\sigma^2 = \\sum_{ij}(r_{ij} - \\bar r_i)^2 / \\sum_i(m_i - 1)` and
+    :math:`\\hat\\sigma_b^2 = \\overline{\\bar r_i^2} - \\hat\\sigma^2\\,\\overline{1/m_i}`.
+    Only a starting point for the optimiser, which is why the floor keeps it off the boundary.
+    """
+    by_animal = pd.Series(residuals).groupby(animals, sort=False)
+    sizes = by_animal.size().to_numpy()
+    means = by_animal.mean()
+    within = float(np.sum((residuals - means.reindex(animals).to_numpy()) ** 2))
+    pairs = int(np.sum(sizes - 1))
+    if pairs == 0 or within == 0:
+        return 1.0
+    residual = within / pairs
+    animal = float(np.mean(means.to_numpy() ** 2)) - residual * float(np.mean(1 / sizes))
+    return max(animal / residual, 0.01)
+
+
+def _unstandardise(estimate: np.ndarray, centre: float, unscale: np.ndarray) -> np.ndarray:
+    """Coefficients of the standardised fit in the data's units (the intercept takes the mean)."""
+    raw = estimate * unscale
+    raw[0] += centre
+    return raw
 
 
 def mixed_model(
@@ -918,14 +1076,18 @@ def mixed_model(
     Every group must have at least one animal on every day; otherwise the group x day means
     are not all estimable and a ValueError says which cells are empty.
 
+    The REML estimate of :math:`\\sigma_b^2` may be 0: the animals differ no more than the
+    residual noise explains (typically with values in % of a baseline that is 100 for every
+    animal). That is a result, not a failure: ``animal_variance`` is 0, ``at_boundary`` is
+    true, the fixed effects and their covariance are those of ordinary least squares, and
+    ``messages`` says so. ``converged`` is false only when no optimiser found the estimate,
+    and ``messages`` then says what each one reported.
+
     References
     ----------
     Laird, N. M. & Ware, J. H. (1982). Random-effects models for longitudinal data.
     Biometrics 38, 963-974.
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-
     frame = _observed(values)
     ranks = _group_ranks(_appearance(frame["group"]), group_order)
     groups = sorted(ranks, key=ranks.get)
@@ -955,18 +1117,13 @@ def mixed_model(
     if frame["animal"].nunique() <= len(groups):
         raise ValueError("the mixed model needs more animals than groups.")
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = MixedLM(frame["value"].reset_index(drop=True), exog, groups=frame["animal"])
-        fit = model.fit(reml=True)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
-    converged = bool(getattr(fit, "converged", False)) and not any(
-        issubclass(w.category, ConvergenceWarning) for w in caught
-    )
+    y = frame["value"].to_numpy(dtype=float)
+    if np.ptp(y) == 0:
+        raise ValueError(f"the mixed model needs values that vary; every value is {y[0]:g}.")
+    fit = _reml_random_intercept(y, exog, frame["animal"].to_numpy())
 
-    k = exog.shape[1]
-    estimate = np.asarray(fit.fe_params, dtype=float)
-    covariance = np.asarray(fit.cov_params(), dtype=float)[:k, :k]
+    estimate = fit.estimate
+    covariance = fit.covariance
     se = np.sqrt(np.diag(covariance))
     z = estimate / se
     coefficients = pd.DataFrame(
@@ -1000,12 +1157,13 @@ def mixed_model(
     return MixedModelResult(
         coefficients=coefficients,
         effects=pd.DataFrame(effects, columns=list(WALD_COLUMNS)),
-        animal_variance=float(np.asarray(fit.cov_re)[0, 0]),
-        residual_variance=float(fit.scale),
+        animal_variance=fit.animal_variance,
+        residual_variance=fit.residual_variance,
         n_animals=int(frame["animal"].nunique()),
         n_observations=len(frame),
-        converged=converged,
-        messages=messages,
+        converged=fit.converged,
+        messages=fit.messages,
+        at_boundary=fit.at_boundary,
     )
 
 

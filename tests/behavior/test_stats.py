@@ -812,6 +812,126 @@ def test_mixed_model_refuses_a_group_with_no_animal_on_a_day():
         stats.mixed_model(values)
 
 
+# Shaped like the mouse paclitaxel demo: three groups of 10-15 animals, a baseline and three
+# later days, von Frey thresholds near 3.4 g. After dosing the drug + saline group falls to about
+# half of baseline and IVIG keeps about 88 %, unless ``interaction`` is off.
+DEMO_GROUPS = {"VEH": 1.0, "PTX-SAL": 0.45, "PTX-IVIG": 0.88}
+DEMO_DAYS = (-1, 7, 10, 14)
+
+
+def demo_shaped_values(seed, *, animal_sd=0.25, noise_sd=0.15, interaction=True, unit=1.0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, kept in DEMO_GROUPS.items():
+        for index in range(int(rng.integers(10, 16))):
+            offset = rng.normal(0.0, animal_sd)
+            for day in DEMO_DAYS:
+                mean = 3.4 * (kept if interaction and day > 0 else 1.0)
+                value = (mean + offset + rng.normal(0.0, noise_sd)) * unit
+                rows.append((f"{group}-{index:02d}", group, day, value))
+    return values_frame(rows)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mixed_model_converges_on_demo_shaped_data_and_finds_the_interaction(seed):
+    fit = stats.mixed_model(demo_shaped_values(seed), group_order=list(DEMO_GROUPS))
+    assert fit.converged
+    assert fit.messages == ()
+    assert not fit.at_boundary and fit.animal_variance > 0
+    effects = fit.effects.set_index("effect")
+    assert effects.loc["group*day", "df"] == 6
+    assert effects.loc["group*day", "p"] < 0.001
+
+
+def test_mixed_model_finds_no_interaction_where_the_groups_run_parallel():
+    values = demo_shaped_values(1, interaction=False)
+    fit = stats.mixed_model(values, group_order=list(DEMO_GROUPS))
+    assert fit.converged
+    assert fit.effects.set_index("effect").loc["group*day", "p"] > 0.05
+
+
+def test_mixed_model_keeps_a_demo_shaped_animal_missing_a_timepoint():
+    values = demo_shaped_values(3)
+    incomplete = values[~((values["animal"] == "PTX-SAL-04") & (values["day"] == 10))]
+    with pytest.raises(ValueError, match=r"PTX-SAL-04 \(day 10\)"):
+        stats.rm_anova(incomplete)
+    full = stats.mixed_model(values, group_order=list(DEMO_GROUPS))
+    fit = stats.mixed_model(incomplete, group_order=list(DEMO_GROUPS))
+    assert fit.converged and fit.messages == ()
+    assert fit.n_animals == full.n_animals
+    assert fit.n_observations == full.n_observations - 1
+    assert fit.effects.set_index("effect").loc["group*day", "p"] < 0.001
+    # One value fewer moves the estimates a little, not the picture: the drug + saline
+    # group's fall at day 10 stays within a standard error of the complete-data estimate.
+    term = "group[PTX-SAL]:day[10]"
+    with_all = full.coefficients.set_index("term").loc[term]
+    without = fit.coefficients.set_index("term").loc[term]
+    assert without["estimate"] == pytest.approx(with_all["estimate"], abs=with_all["se"])
+    assert without["se"] > with_all["se"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mixed_model_gives_the_same_tests_in_grams_and_in_kilograms(seed):
+    # Animals that differ little: in kilograms their variance is below statsmodels' absolute
+    # "boundary" threshold of 0.01, in grams it is not; the REML fit must not care.
+    grams = demo_shaped_values(seed, animal_sd=0.08)
+    kilograms = demo_shaped_values(seed, animal_sd=0.08, unit=0.001)
+    in_g = stats.mixed_model(grams, group_order=list(DEMO_GROUPS))
+    in_kg = stats.mixed_model(kilograms, group_order=list(DEMO_GROUPS))
+    assert in_g.converged and in_kg.converged
+    assert in_g.at_boundary == in_kg.at_boundary
+    assert in_kg.effects["chi2"].tolist() == pytest.approx(in_g.effects["chi2"].tolist(), rel=1e-6)
+    assert in_kg.animal_variance == pytest.approx(in_g.animal_variance * 1e-6, rel=1e-6, abs=0)
+    assert (in_kg.coefficients["estimate"] * 1000).tolist() == pytest.approx(
+        in_g.coefficients["estimate"].tolist(), rel=1e-6
+    )
+
+
+def percent_of_baseline_two_days():
+    """% of baseline with one day after it: every baseline is exactly 100, so the only
+    information about animals is on one day, where it cannot be told from residual noise."""
+    values = demo_shaped_values(0)
+    values = values[values["day"].isin([-1, 7])]
+    percent, dropped = stats.percent_of_baseline(values, baseline_day=-1)
+    assert dropped.empty
+    return percent
+
+
+def test_mixed_model_states_an_animal_variance_at_zero_as_a_result_not_a_failure():
+    fit = stats.mixed_model(percent_of_baseline_two_days(), group_order=list(DEMO_GROUPS))
+    assert fit.converged
+    assert fit.at_boundary
+    assert fit.animal_variance == 0
+    assert fit.messages == (
+        "animal variance estimated at 0: the model reduces to ordinary least squares",
+    )
+
+
+def test_mixed_model_at_zero_animal_variance_is_the_least_squares_fit():
+    import statsmodels.formula.api as smf
+
+    values = percent_of_baseline_two_days()
+    fit = stats.mixed_model(values, group_order=list(DEMO_GROUPS))
+    # statsmodels: ols("value ~ C(group, levels=...) * C(day)", data).fit()
+    ols = smf.ols(f"value ~ C(group, levels={list(DEMO_GROUPS)}) * C(day)", data=values).fit()
+    assert fit.coefficients["estimate"].tolist() == pytest.approx(ols.params.tolist(), rel=1e-9)
+    assert fit.coefficients["se"].tolist() == pytest.approx(ols.bse.tolist(), rel=1e-9)
+    assert fit.residual_variance == pytest.approx(ols.scale, rel=1e-9)
+
+
+def test_mixed_model_refuses_values_that_do_not_vary():
+    values = group_by_time_values().assign(value=100.0)
+    with pytest.raises(ValueError, match="values that vary; every value is 100"):
+        stats.mixed_model(values)
+
+
+def test_mixed_model_refuses_values_with_no_spread_within_a_group_and_day():
+    values = group_by_time_values()
+    values["value"] = values.groupby(["group", "day"])["value"].transform("mean")
+    with pytest.raises(ValueError, match="spread within each group and day"):
+        stats.mixed_model(values)
+
+
 # ------------------------------------------------------------------------------------------
 # The JSON document
 # ------------------------------------------------------------------------------------------
