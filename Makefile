@@ -8,7 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test venv lint migrations-check test-sqlite test-postgres chromium bench load serve clean
+.PHONY: run test venv lint migrations-check test-sqlite test-postgres chromium bench load serve clean \
+	fuzz backup
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,3 +55,43 @@ test-postgres: venv
 	else \
 	  echo "WARNING: PostgreSQL at 127.0.0.1:5432 is not reachable; its run is skipped here." >&2; \
 	fi
+
+## make bench: a 200-animal study on SQLite (or DATABASE_URL's PostgreSQL) against the raw
+## floor; writes bench/results.json (see README, "Performance")
+bench: venv
+	$(PY) -m bench $(BENCH_ARGS)
+
+## make serve: production serving with gunicorn and WhiteNoise (README "Production").
+## Needs SECRET_KEY and ALLOWED_HOSTS in the environment; DEBUG is forced off.
+serve: venv
+	@test -n "$${SECRET_KEY:-}" || { \
+	  echo "make serve: SECRET_KEY is not set. Export a long random key, for instance:" >&2; \
+	  echo "  export SECRET_KEY=\"\$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')\"" >&2; \
+	  exit 1; }
+	@# A local try without TLS (SECURE_SSL_REDIRECT=0) shows the deployment warnings but runs.
+	DEBUG=0 $(PY) manage.py check --deploy \
+	  --fail-level $(if $(filter 0 false no off,$(SECURE_SSL_REDIRECT)),ERROR,WARNING)
+	DEBUG=0 $(PY) manage.py migrate --no-input
+	DEBUG=0 $(PY) manage.py collectstatic --no-input -v 0
+	DEBUG=0 $(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+## make load: 20 technicians and 5 PIs against gunicorn for 2 minutes, on SQLite then on
+## PostgreSQL (README "Load test"). Not part of make test: the figures depend on the machine.
+LOAD_ARGS ?=
+load: venv
+	$(PY) -m pip install --quiet -r requirements-load.txt
+	$(PY) load/run.py --database sqlite $(LOAD_ARGS)
+	@if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+	  $(PY) load/run.py --database postgres $(LOAD_ARGS); \
+	else echo "WARNING: PostgreSQL at 127.0.0.1:5432 is not reachable; its load run is skipped." >&2; fi
+
+## make fuzz: the property-based tests and the API fuzzing with many more examples
+fuzz: venv
+	FUZZ_EXAMPLES=500 API_FUZZ_EXAMPLES=100 env -u DATABASE_URL $(PY) -m pytest -q \
+	  tests/fuzz tests/api/test_schemathesis.py $(PYTEST_ARGS)
+
+## make backup: an online backup of the configured database into backups/ (README)
+backup: venv
+	@mkdir -p backups
+	$(PY) manage.py backup_database backups/cipn-$$(date -u +%Y%m%d-%H%M%S).$$( \
+	  case "$${DATABASE_URL:-sqlite}" in postgres*) echo dump;; *) echo sqlite3;; esac)
