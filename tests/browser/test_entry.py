@@ -46,6 +46,15 @@ def log_in(browser, live_server, username: str, next_url: str, *, viewport=(1280
     return context, page
 
 
+def open_session_by_keyboard(page) -> None:
+    """Enter on the "Open session" button, once its autofocus has landed: pressed earlier, while
+    the page is still loading, the key would go nowhere."""
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.textContent.trim() === 'Open session'"
+    )
+    page.keyboard.press("Enter")
+
+
 def type_values(page, values: list[str]) -> float:
     """Type each value and Enter, by keyboard alone; the seconds it took."""
     start = time.perf_counter()
@@ -87,7 +96,7 @@ def test_two_technicians_enter_a_von_frey_session_by_keyboard_and_resolve_the_di
 
     # bob opens the session (its button has the focus) and types all 60 values.
     context, page = log_in(browser, live_server, "bob", entry_url)
-    page.keyboard.press("Enter")  # "Open session"
+    open_session_by_keyboard(page)
     page.wait_for_selector("table.entry-grid")
     assert page.evaluate("document.activeElement.dataset.application") == "1"
     values = grid_values(n_animals, applications)
@@ -147,7 +156,7 @@ def test_a_fifteen_animal_session_is_entered_without_the_mouse(live_server, brow
     entry_url = reverse("behavior:session_entry", args=[study.slug, -1, Assay.VON_FREY])
     # A tablet in landscape.
     context, page = log_in(browser, live_server, "bob", entry_url, viewport=(1024, 768))
-    page.keyboard.press("Enter")
+    open_session_by_keyboard(page)
     page.wait_for_selector("table.entry-grid")
     values = grid_values(15, 10)
     seconds = type_values(page, values)
@@ -176,7 +185,7 @@ def test_a_hot_plate_latency_is_taken_with_the_stopwatch_and_the_behaviour_chose
     StudyAssay.objects.filter(study=study, assay=Assay.HOT_PLATE).update(max_value=3)
     entry_url = reverse("behavior:session_entry", args=[study.slug, -1, Assay.HOT_PLATE])
     context, page = log_in(browser, live_server, "bob", entry_url)
-    page.keyboard.press("Enter")
+    open_session_by_keyboard(page)
     page.wait_for_selector("#stopwatch")
     assert page.inner_text("#sw-target") == "R01"
 
@@ -219,7 +228,7 @@ def test_an_invalid_value_is_marked_in_its_cell_with_the_reason_and_not_saved(
 ):
     entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
     context, page = log_in(browser, live_server, "bob", entry_url)
-    page.keyboard.press("Enter")
+    open_session_by_keyboard(page)
     page.wait_for_selector("table.entry-grid")
     first_cell = page.locator("input.v").first
 
@@ -254,7 +263,7 @@ def test_a_value_typed_while_the_server_is_unreachable_is_kept_and_saved_after_a
     entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
     value_url = reverse("behavior:entry_value", args=[vf_study.slug, -1, Assay.VON_FREY])
     context, page = log_in(browser, live_server, "bob", entry_url)
-    page.keyboard.press("Enter")
+    open_session_by_keyboard(page)
     page.wait_for_selector("table.entry-grid")
 
     # Values not yet on the server make the page ask before leaving: the reload goes ahead.
