@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import Avg, Count, Q
+from django.db.models import Count
 
 from behavior import stats
 from behavior.forms_dashboard import FOOTPADS, StatsOptions
-from behavior.models import Reading
+from behavior.models import FootpadSummary, Reading
 from studies.models import (
     ASSAY_UNITS,
     Animal,
@@ -153,8 +153,9 @@ FOOTPAD_COLUMNS = [*READINGS_COLUMNS, *STATE_COUNT_COLUMNS]
 
 
 def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
-    """The readings of several assays reduced in the database to one row per footpad (von
-    Frey) or per animal's trials (hot plate) and session: one query.
+    """The readings of several assays reduced to one row per footpad (von Frey) or per
+    animal's trials (hot plate) and session: one query of the stored summaries
+    (:mod:`behavior.summaries`).
 
     Each row is what :func:`stats.animal_values` makes of the slots under it, so the
     statistics are those of :func:`readings_frame`: ``value`` is the mean of the slots' values
@@ -164,9 +165,10 @@ def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
     study has ten or twenty times fewer rows to carry into pandas than slots.
     """
     rows = (
-        Reading.objects.filter(
+        FootpadSummary.objects.filter(
             session__study=study, animal__group__isnull=False, assay__in=list(assays)
         )
+        .order_by()
         .values_list(
             "assay",
             "animal__code",
@@ -175,17 +177,11 @@ def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
             "session__timepoint__day",
             "footpad",
             "animal__status",
+            "slots",
+            "with_value",
+            "mean",
+            *STATE_COUNT_COLUMNS,
         )
-        .annotate(
-            slots=Count("id"),
-            with_value=Count("value"),
-            mean=Avg("value"),
-            **{
-                column: Count("id", filter=Q(state=state))
-                for column, state in zip(STATE_COUNT_COLUMNS, stats.STATES, strict=True)
-            },
-        )
-        .order_by()
     )
     by_assay: dict[str, list] = {assay: [] for assay in assays}
     for assay, animal, group, label, day, footpad, status, slots, with_value, mean, *n in rows:

@@ -224,3 +224,43 @@ class Discrepancy(models.Model):
                 violation_error_message="A resolution needs a value, a reason and a time.",
             ),
         ]
+
+
+class FootpadSummary(models.Model):
+    """One session's slots of one animal's footpad (von Frey) or trials (hot plate), reduced.
+
+    Derived from the readings, never entered: every service that writes readings refreshes the
+    rows of the animals it touched in the same transaction
+    (:func:`behavior.summaries.footpad_summaries_refresh`), so that the statistics read a row
+    per footpad instead of aggregating every slot of the study on each request.
+    ``manage.py refresh_summaries`` rebuilds them from the readings.
+    """
+
+    session = models.ForeignKey(MeasurementSession, on_delete=models.CASCADE, related_name="+")
+    animal = models.ForeignKey(Animal, on_delete=models.CASCADE, related_name="+")
+    assay = models.CharField(max_length=20, choices=Assay.choices)
+    footpad = models.CharField(max_length=5, blank=True)
+    slots = models.PositiveIntegerField()
+    with_value = models.PositiveIntegerField()
+    mean = models.FloatField(null=True, help_text="Mean of the slots that have a value.")
+    n_verified = models.PositiveIntegerField()
+    n_resolved = models.PositiveIntegerField()
+    n_unverified = models.PositiveIntegerField()
+    n_disputed = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "animal", "footpad"],
+                name="footpadsummary_one_per_footpad",
+                violation_error_message="This footpad already has a summary in this session.",
+            ),
+            models.CheckConstraint(
+                condition=Q(with_value__lte=F("slots"))
+                & Q(
+                    slots=F("n_verified") + F("n_resolved") + F("n_unverified") + F("n_disputed")
+                ),
+                name="footpadsummary_counts_add_up",
+                violation_error_message="A summary's state counts must add up to its slots.",
+            ),
+        ]

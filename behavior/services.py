@@ -42,6 +42,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from behavior.models import BEHAVIOUR_VALUES, Discrepancy, Entry, MeasurementSession, Reading
+from behavior.summaries import footpad_summaries_rebuild, footpad_summaries_refresh
 from studies.access import RECORD, RESOLVE, can, role_in_study
 from studies.errors import ConflictError, ImportProblems, StudyLocked
 from studies.models import Animal, Assay, ChangeRecord, Study, StudyAssay, Timepoint
@@ -686,7 +687,7 @@ def entry_save(
     ctx = _entry_context(
         session=session, animal=animal, user=user, via=via, study_assay=study_assay
     )
-    return _entry_save(
+    result = _entry_save(
         ctx,
         footpad=footpad,
         application=application,
@@ -696,6 +697,9 @@ def entry_save(
         reason=reason,
         expected_version=expected_version,
     )
+    if result.created or result.changed:
+        footpad_summaries_refresh(session=ctx.session, animals=[ctx.animal.pk])
+    return result
 
 
 @transaction.atomic
@@ -741,6 +745,8 @@ def entries_save(
                 errors[f"values[{index}].{name}"] = messages
     if errors:
         raise ValidationError(errors)
+    if any(result.created or result.changed for result in results):
+        footpad_summaries_refresh(session=ctx.session, animals=[ctx.animal.pk])
     return results
 
 
@@ -845,6 +851,7 @@ def discrepancy_resolve(
             ),
         ]
     )
+    footpad_summaries_refresh(session=session, animals=[reading.animal_id])
     return discrepancy
 
 
@@ -1245,6 +1252,9 @@ def readings_import(
         ChangeRecord,
         ["study", "entity", "object_id", "action", "old", "new", "reason", "user", "at", "via"],
         changes,
+    )
+    footpad_summaries_rebuild(
+        sessions={sessions[(slot.timepoint.pk, slot.assay)].pk for slot in slots.values()}
     )
     _summarise(study, summary)
     return summary

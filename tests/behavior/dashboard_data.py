@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from behavior.models import MeasurementSession, Reading
+from behavior.summaries import footpad_summaries_refresh
 from studies.models import Animal, BodyWeight, DoseRecord, Study, Timepoint
 from tests.factories import add_schedule, make_study
 
@@ -69,6 +70,8 @@ def add_von_frey(
                     )
                 )
     Reading.objects.bulk_create(rows)
+    # Readings written directly, as no service would: their summaries are refreshed here.
+    footpad_summaries_refresh(session=session)
 
 
 def add_hot_plate(study: Study, *, day: int, values: dict[str, float], state="verified") -> None:
@@ -86,6 +89,7 @@ def add_hot_plate(study: Study, *, day: int, values: dict[str, float], state="ve
         )
         for code, value in values.items()
     )
+    footpad_summaries_refresh(session=session)
 
 
 def sleep_study(**kwargs) -> Study:

@@ -1,0 +1,195 @@
+"""The per-footpad summaries stay equal to their readings after every write path.
+
+The statistics read ``FootpadSummary`` rows instead of the slots; a summary out of step would
+silently change a published number. Each test writes readings through a service and compares
+every summary with the same reduction computed from the readings by the ORM.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db.models import Avg, Count, Q
+
+from behavior.models import Discrepancy, FootpadSummary, Reading
+from behavior.readings_io import parse_readings_csv
+from behavior.services import (
+    discrepancy_resolve,
+    entries_save,
+    entry_save,
+    readings_import,
+    session_open,
+)
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "animal,day,assay,footpad,application,value,experimenter,behavior"
+
+
+def from_readings() -> set[tuple]:
+    """The summaries as they must be: one aggregate over the readings."""
+    rows = (
+        Reading.objects.values_list("session_id", "animal_id", "assay", "footpad")
+        .annotate(
+            slots=Count("id"),
+            with_value=Count("value"),
+            mean=Avg("value"),
+            **{
+                f"n_{state}": Count("id", filter=Q(state=state))
+                for state in ("verified", "resolved", "unverified", "disputed")
+            },
+        )
+        .order_by()
+    )
+    return {_rounded(row) for row in rows}
+
+
+def stored() -> set[tuple]:
+    return {
+        _rounded(row)
+        for row in FootpadSummary.objects.values_list(
+            "session_id",
+            "animal_id",
+            "assay",
+            "footpad",
+            "slots",
+            "with_value",
+            "mean",
+            "n_verified",
+            "n_resolved",
+            "n_unverified",
+            "n_disputed",
+        )
+    }
+
+
+def _rounded(row: tuple) -> tuple:
+    mean = row[6]
+    return (*row[:6], None if mean is None else round(mean, 9), *row[7:])
+
+
+def assert_in_step():
+    expected = from_readings()
+    assert expected, "the test wrote no readings"
+    assert stored() == expected
+
+
+@pytest.fixture
+def vf(study, alice):
+    return session_open(
+        study=study, timepoint=study.timepoints.get(day=21), assay="von_frey", user=alice
+    )
+
+
+@pytest.fixture
+def r01(study):
+    return study.animals.get(code="R01")
+
+
+def save(vf, animal, user, value, application=1, footpad="left", **kw):
+    return entry_save(
+        session=vf,
+        animal=animal,
+        footpad=footpad,
+        application=application,
+        value=value,
+        experimenter=user.username,
+        user=user,
+        **kw,
+    )
+
+
+def test_entries_agreement_dispute_resolution_and_edit_keep_the_summaries_in_step(
+    vf, r01, bob, carol, alice
+):
+    save(vf, r01, bob, 10.0)
+    assert_in_step()
+    assert FootpadSummary.objects.get().n_unverified == 1
+
+    save(vf, r01, carol, 10.0)
+    save(vf, r01, bob, 12.0, application=2)
+    save(vf, r01, carol, 15.0, application=2)
+    assert_in_step()
+    summary = FootpadSummary.objects.get()
+    assert (summary.n_verified, summary.n_disputed, summary.slots) == (1, 1, 2)
+
+    discrepancy = Discrepancy.objects.get(status=Discrepancy.Status.OPEN)
+    discrepancy_resolve(discrepancy=discrepancy, value=14.0, reason="remeasured", user=alice)
+    assert_in_step()
+    summary = FootpadSummary.objects.get()
+    assert (summary.n_resolved, summary.mean) == (1, 12.0)
+
+    save(vf, r01, bob, 11.0, reason="misread the display")
+    assert_in_step()
+
+
+def test_a_batch_of_one_animals_values_keeps_the_summaries_in_step(vf, r01, bob):
+    entries_save(
+        session=vf,
+        animal=r01,
+        experimenter="bob",
+        user=bob,
+        values=[
+            {"footpad": footpad, "application": n, "value": 8.0 + n}
+            for footpad in ("left", "right")
+            for n in range(1, 11)
+        ],
+    )
+    assert_in_step()
+    # One experimenter of two: nothing counts yet, every slot waits for the second entry.
+    assert sorted(
+        FootpadSummary.objects.values_list("footpad", "slots", "with_value", "n_unverified")
+    ) == [("left", 10, 0, 10), ("right", 10, 0, 10)]
+
+
+def test_a_refused_save_leaves_the_summaries_as_they_were(vf, r01, bob):
+    save(vf, r01, bob, 10.0)
+    before = stored()
+    with pytest.raises(ValidationError):
+        entries_save(
+            session=vf,
+            animal=r01,
+            experimenter="bob",
+            user=bob,
+            values=[
+                {"footpad": "left", "application": 2, "value": 9.0},
+                {"footpad": "left", "application": 3, "value": 99.0},
+            ],
+        )
+    assert stored() == before
+    assert_in_step()
+
+
+def test_an_import_keeps_the_summaries_in_step(study, vf, r01, bob):
+    save(vf, r01, bob, 10.0)
+    lines = [
+        f"{animal},{day},von_frey,{footpad},{n},{10 + n / 10:.1f},{who},"
+        for animal in ("R02", "R03")
+        for day in (-1, 21)
+        for footpad in ("left", "right")
+        for who in ("tech1", "tech2")
+        for n in range(1, 11)
+    ] + ["R02,21,hot_plate,,1,12.5,tech1,lick"]
+    readings_import(
+        study=study, rows=parse_readings_csv("\n".join([HEADER, *lines]) + "\n"), user=bob
+    )
+    assert_in_step()
+    # Two animals x two days x two footpads of von Frey, the hot plate, and R01's footpad.
+    assert FootpadSummary.objects.count() == 8 + 1 + 1
+
+
+def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, carol):
+    save(vf, r01, bob, 10.0)
+    save(vf, r01, carol, 10.0)
+    expected = stored()
+    FootpadSummary.objects.all().delete()
+    out = io.StringIO()
+    call_command("refresh_summaries", study.slug, stdout=out)
+    assert stored() == expected
+    assert "Rebuilt 1 footpad summaries of study" in out.getvalue()
+    FootpadSummary.objects.update(mean=1.0)
+    call_command("refresh_summaries", stdout=io.StringIO())
+    assert stored() == expected
