@@ -1,18 +1,28 @@
 """Figures of the statistics: frames in, Plotly figures out.
 
-Pure: imports pandas and Plotly, never Django. The views send ``fig.to_json()`` to the page,
-where ``Plotly.newPlot`` draws it. The look follows the seed paper's figures: group mean ± SEM
+Pure: imports pandas, neither Django nor Plotly. A figure is a plain dict in Plotly's JSON
+figure format (``{"data": [...], "layout": {...}}``): ``plotly.graph_objects`` validated every
+property of every trace, which cost far more than the figures' numbers (the tests validate each
+figure with it instead). The views send ``figure_json(figure)`` to the page, where
+``Plotly.newPlot`` draws it. The look follows the seed paper's figures: group mean ± SEM
 by timepoint, lines with markers, the comparison symbols (#, ##, *, ** ...) above each
 timepoint where the comparison is significant, n per group in the legend.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
+
+Figure = dict[str, Any]
 
 FALLBACK_COLOURS = ("#4d4d4d", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 # Filled and open symbols tell the groups apart in a black-and-white print, as in the paper.
@@ -23,6 +33,23 @@ MARKER_FONT = {"family": "Arial, Helvetica, sans-serif", "size": 15, "color": "#
 # Each stacked row of comparison symbols sits this many pixels above the previous one.
 MARKER_STEP_PX = 17
 MARKER_FIRST_PX = 6
+TEMPLATE = "simple_white"
+
+
+@functools.cache
+def _template_json(name: str) -> str:
+    """A Plotly template as JSON text, read from the installed plotly package.
+
+    plotly.js knows no templates by name, so a figure carries its template whole, as
+    ``Figure.to_json`` sent it. The package is found without importing plotly.
+    """
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The plotly package is not installed: it provides the figures' template."
+        )
+    package = Path(next(iter(spec.submodule_search_locations)))
+    return (package / "package_data" / "templates" / f"{name}.json").read_text(encoding="utf-8")
 
 
 def _colour(colours: Mapping[str, str], group: str, index: int) -> str:
@@ -57,8 +84,8 @@ def _base_layout(*, y_title: str, x_title: str, ticks: Sequence[tuple[str, int]]
         pad = max(span * 0.06, 1)
         xaxis["range"] = [min(day for _, day in ticks) - pad, max(day for _, day in ticks) + pad]
     return {
-        "template": "simple_white",
-        "font": FONT,
+        "template": json.loads(_template_json(TEMPLATE)),
+        "font": dict(FONT),
         "height": 440,
         "margin": {"l": 70, "r": 20, "t": 30, "b": 60},
         "xaxis": xaxis,
@@ -93,7 +120,7 @@ def group_means_figure(
     x_title: str = "Time after the first dose",
     ticks: Sequence[tuple[str, int]] | None = None,
     unit: str = "",
-) -> go.Figure:
+) -> Figure:
     """Group mean ± SEM by day, one line per group, with the comparison markers.
 
     Parameters
@@ -112,7 +139,6 @@ def group_means_figure(
         Timepoint labels on the x axis; days keep their true spacing.
     """
     names = names or {}
-    figure = go.Figure()
     layout = _base_layout(y_title=y_title, x_title=x_title, ticks=ticks)
     if summary.empty:
         layout["annotations"] = [
@@ -126,8 +152,7 @@ def group_means_figure(
                 "font": {**FONT, "color": "#5b6573"},
             }
         ]
-        figure.update_layout(layout)
-        return figure
+        return {"data": [], "layout": layout}
 
     order = list(group_order or []) + [
         g for g in pd.unique(summary["group"]) if g not in (group_order or [])
@@ -141,6 +166,7 @@ def group_means_figure(
             f"vs {row['reference']}: {_p_text(row.get(p_column))} ({row['marker']})"
         )
 
+    traces = []
     for index, group in enumerate(order):
         rows = summary[summary["group"] == group].sort_values("day")
         if rows.empty:
@@ -158,21 +184,22 @@ def group_means_figure(
                 rows["n"], rows["sem"], rows["timepoint"], rows["day"], strict=True
             )
         ]
-        figure.add_trace(
-            go.Scatter(
-                x=rows["day"].tolist(),
-                y=rows["mean"].tolist(),
-                mode="lines+markers",
-                name=f"{names.get(group, group)} ({_n_text(rows['n'].tolist())})",
-                legendgroup=group,
-                line={"color": colour, "width": 2},
-                marker={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": rows["day"].tolist(),
+                "y": rows["mean"].tolist(),
+                "mode": "lines+markers",
+                "name": f"{names.get(group, group)} ({_n_text(rows['n'].tolist())})",
+                "legendgroup": group,
+                "line": {"color": colour, "width": 2},
+                "marker": {
                     "color": colour,
                     "size": 9,
                     "symbol": SYMBOLS[index % len(SYMBOLS)],
                     "line": {"color": colour, "width": 1.5},
                 },
-                error_y={
+                "error_y": {
                     "type": "data",
                     "array": sem,
                     "visible": True,
@@ -180,17 +207,16 @@ def group_means_figure(
                     "thickness": 1.5,
                     "width": 5,
                 },
-                customdata=customdata,
-                hovertemplate=(
+                "customdata": customdata,
+                "hovertemplate": (
                     "<b>%{fullData.name}</b><br>%{customdata[2]}<br>"
                     f"mean %{{y:.3g}} {unit} ± SEM %{{customdata[1]:.3g}}<br>"
                     "n = %{customdata[0]}<br>%{customdata[3]}<extra></extra>"
                 ),
-            )
+            }
         )
 
     annotations = comparison_markers(summary, comparisons)
-    layout["annotations"] = annotations
     top = float((summary["mean"] + summary["sem"].fillna(0.0)).max())
     if annotations and top > 0:
         rows_needed = max(a["_stack"] for a in annotations) + 1
@@ -205,7 +231,7 @@ def group_means_figure(
             f"{names.get(s['reference'], s['reference'])}"
             for s in symbols
         )
-        layout["annotations"] = annotations + [
+        annotations.append(
             {
                 "text": legend_text + "   (once: P < 0.05, twice: P < 0.01)",
                 "xref": "paper",
@@ -219,11 +245,13 @@ def group_means_figure(
                 "showarrow": False,
                 "font": {**FONT, "size": 12, "color": "#444"},
             }
-        ]
+        )
         layout["margin"] = {**layout["margin"], "b": 120}
         layout["height"] = layout["height"] + 30
-    figure.update_layout(layout)
-    return figure
+    if annotations:
+        # Plotly's JSON leaves out an empty list of annotations.
+        layout["annotations"] = annotations
+    return {"data": traces, "layout": layout}
 
 
 def comparison_markers(summary: pd.DataFrame, comparisons: pd.DataFrame) -> list[dict]:
@@ -256,7 +284,7 @@ def comparison_markers(summary: pd.DataFrame, comparisons: pd.DataFrame) -> list
                 "showarrow": False,
                 "yanchor": "bottom",
                 "yshift": MARKER_FIRST_PX + MARKER_STEP_PX * level,
-                "font": MARKER_FONT,
+                "font": dict(MARKER_FONT),
                 "hovertext": f"{row['group']} vs {row['reference']}",
                 "_stack": level,
             }
@@ -273,37 +301,49 @@ def animal_curves_figure(
     y_title: str,
     x_title: str = "Time after the first dose",
     ticks: Sequence[tuple[str, int]] | None = None,
-) -> go.Figure:
+) -> Figure:
     """One thin line per animal, coloured by group; the legend toggles a whole group."""
     names = names or {}
-    figure = go.Figure()
     order = list(group_order or []) + [
         g for g in pd.unique(values["group"]) if g not in (group_order or [])
     ]
+    # One pass over the rows sorted by animal and day, rather than a sub-frame per animal:
+    # group -> animal -> (days, values), animals in sorted order.
+    curves: dict[Any, dict[Any, tuple[list, list]]] = {}
+    ordered = values.sort_values(["animal", "day"], kind="stable")
+    for group, animal, day, value in zip(
+        ordered["group"].tolist(),
+        ordered["animal"].tolist(),
+        ordered["day"].tolist(),
+        ordered["value"].tolist(),
+        strict=True,
+    ):
+        days, points = curves.setdefault(group, {}).setdefault(animal, ([], []))
+        days.append(day)
+        points.append(value)
+    traces = []
     for index, group in enumerate(order):
         colour = _colour(colours, group, index)
-        animals = values[values["group"] == group]
-        for position, (animal, rows) in enumerate(animals.groupby("animal", sort=True)):
-            rows = rows.sort_values("day")
-            figure.add_trace(
-                go.Scatter(
-                    x=rows["day"].tolist(),
-                    y=rows["value"].tolist(),
-                    mode="lines+markers",
-                    name=names.get(group, group),
-                    legendgroup=group,
-                    showlegend=position == 0,
-                    line={"color": colour, "width": 1},
-                    marker={"color": colour, "size": 5},
-                    opacity=0.75,
-                    text=[animal] * len(rows),
-                    hovertemplate="<b>%{text}</b><br>day %{x}: %{y:.3g}<extra></extra>",
-                )
+        for position, (animal, (days, points)) in enumerate(curves.get(group, {}).items()):
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": days,
+                    "y": points,
+                    "mode": "lines+markers",
+                    "name": names.get(group, group),
+                    "legendgroup": group,
+                    "showlegend": position == 0,
+                    "line": {"color": colour, "width": 1},
+                    "marker": {"color": colour, "size": 5},
+                    "opacity": 0.75,
+                    "text": [animal] * len(days),
+                    "hovertemplate": "<b>%{text}</b><br>day %{x}: %{y:.3g}<extra></extra>",
+                }
             )
     layout = _base_layout(y_title=y_title, x_title=x_title, ticks=ticks)
     layout["showlegend"] = True
-    figure.update_layout(layout)
-    return figure
+    return {"data": traces, "layout": layout}
 
 
 def body_weight_figure(
@@ -312,7 +352,7 @@ def body_weight_figure(
     colours: Mapping[str, str],
     names: Mapping[str, str] | None = None,
     group_order: Sequence[str] | None = None,
-) -> go.Figure:
+) -> Figure:
     """Body weight, group mean ± SEM by day (``summary`` as from ``stats.describe``)."""
     figure = group_means_figure(
         summary,
@@ -325,8 +365,45 @@ def body_weight_figure(
         unit="g",
     )
     if not summary.empty:
-        figure.update_layout(yaxis={"rangemode": "normal"})
+        figure["layout"]["yaxis"]["rangemode"] = "normal"
     return figure
+
+
+def figure_json(figure: Mapping[str, Any]) -> str:
+    """The figure as JSON text for ``Plotly.newPlot`` in a page's ``<script>``.
+
+    Strict JSON, as Plotly's own: NaN and infinities become ``null`` (a gap in the line), numpy
+    numbers and arrays plain numbers and lists. ``<``, ``>`` and ``&`` are escaped, so that no
+    text in the figure (hover templates hold ``<br>``) can end the script element.
+    """
+    try:
+        text = json.dumps(figure, default=_json_default, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        # A NaN or an infinity somewhere, rarely: only then is the whole figure walked.
+        text = json.dumps(
+            _finite(figure), default=_json_default, allow_nan=False, separators=(",", ":")
+        )
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with each NaN or infinite number replaced by None, numpy values made plain."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _finite(value.tolist())
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays, which ``json`` does not know, as plain numbers and lists."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _finite(value.tolist())
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def figure_rows(summary: pd.DataFrame, comparisons: pd.DataFrame | None) -> list[dict]:

@@ -12,4 +12,9 @@ urlpatterns = [
         views_dashboard.dashboard_csv,
         name="dashboard_csv",
     ),
+    path(
+        "studies/<slug:slug>/dashboard/<str:part>/",
+        views_dashboard.dashboard_part,
+        name="dashboard_part",
+    ),
 ]

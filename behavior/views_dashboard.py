@@ -14,7 +14,8 @@ import csv
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -129,17 +130,6 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
             ticks=ticks,
             unit=result.unit,
         )
-        animal_figure = None
-        if not bv and not result.values.empty:
-            animal_figure = charts.animal_curves_figure(
-                result.values,
-                colours=colours,
-                names=names,
-                group_order=result.group_order,
-                y_title=titles[assay],
-                ticks=ticks,
-            )
-        models = analysis.group_time_models(result)
         summary_rows = stats.to_records(result.summary)
         for row in summary_rows:
             row["name"] = names.get(row["group"], row["group"])
@@ -150,10 +140,11 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
                 "label": dict(Assay.choices)[assay],
                 "has_readings": not frames[assay].empty,
                 "unit": result.unit,
-                "figure_json": _json_for_script(figure.to_json()),
-                "animal_figure_json": (
-                    _json_for_script(animal_figure.to_json()) if animal_figure else None
-                ),
+                "figure_json": _json_for_script(charts.figure_json(figure)),
+                # Per-animal curves and the group x time models cost more than the rest of the
+                # page together: fetched when their section is opened (dashboard_part).
+                "curves_url": None if bv else _part_url(study, "curves", assay, options),
+                "models_url": _part_url(study, "models", assay, options),
                 "summary": summary_rows,
                 "summary_by_day": _by_day(summary_rows),
                 "comparisons": stats.to_records(result.comparisons),
@@ -165,14 +156,6 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
                 "open_discrepancies": int(
                     result.counts.loc[result.counts["state"] == "disputed", "n"].sum()
                 ),
-                "mixed": models.mixed,
-                "mixed_effects": (stats.to_records(models.mixed.effects) if models.mixed else []),
-                "mixed_coefficients": (
-                    stats.to_records(models.mixed.coefficients) if models.mixed else []
-                ),
-                "mixed_problem": models.mixed_problem,
-                "anova": stats.to_records(models.anova) if models.anova is not None else [],
-                "anova_problem": models.anova_problem,
                 "csv_url": reverse("behavior:dashboard_csv", kwargs={"slug": study.slug})
                 + "?"
                 + urlencode({"assay": assay, **options.as_query()}),
@@ -210,7 +193,7 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
         "groups": groups,
         "unallocated": sum(animals.get(None, {}).values()),
         "weight_figure_json": (
-            _json_for_script(weight_figure.to_json()) if weight_figure else None
+            _json_for_script(charts.figure_json(weight_figure)) if weight_figure else None
         ),
         "doses": doses,
         "open_discrepancies": sum(s["open_discrepancies"] for s in sections),
@@ -219,12 +202,92 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
     }
 
 
+def _part_url(study, part: str, assay: str, options) -> str:
+    url = reverse("behavior:dashboard_part", kwargs={"slug": study.slug, "part": part})
+    return url + "?" + urlencode({"assay": assay, **options.as_query()})
+
+
 def _by_day(rows: list[dict]) -> list[dict]:
     """Summary rows grouped by timepoint, for a table with one row group per timepoint."""
     days: dict[int, dict] = {}
     for row in rows:
         days.setdefault(row["day"], {"timepoint": row["timepoint"], "rows": []})["rows"].append(row)
     return list(days.values())
+
+
+DASHBOARD_PARTS = ("curves", "models")
+
+
+@login_required
+@require_GET
+def dashboard_part(request, slug: str, part: str):
+    """One assay's per-animal curves or group x time models, for the dashboard section that
+    asks for them when it is opened (a fragment with ``partial=1``, else a page of its own)."""
+    if part not in DASHBOARD_PARTS:
+        raise Http404("No such part of the dashboard.")
+    study, role = study_for(user=request.user, slug=slug)
+    blinded_view = not sees_allocation(role=role, study=study)
+    if part == "curves" and blinded_view:
+        raise PermissionDenied(
+            "Per-animal curves are hidden in a blinded study until it is unblinded."
+        )
+    design = analysis.study_design(study=study)
+    form = StatsOptionsForm(request.GET, assays=list(design.assays), require_assay=True)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    assay = form.cleaned_data["assay"]
+    options = form.options()
+    labels, colours, names = _legend(design, blinded_view=blinded_view)
+    result = analysis.assay_statistics(
+        design=design,
+        frame=analysis.footpad_frame(study=study, assay=assay),
+        assay=assay,
+        options=options,
+        group_labels=labels if blinded_view else None,
+    )
+    context = {
+        "study": study,
+        "part": part,
+        "assay": assay,
+        "assay_label": dict(Assay.choices)[assay],
+        "nav": "studies",
+        "back_url": reverse("behavior:dashboard", kwargs={"slug": study.slug})
+        + "?"
+        + urlencode(options.as_query()),
+    }
+    if part == "curves":
+        titles = (
+            analysis.Y_TITLES_PERCENT
+            if options.outcome == "percent_baseline"
+            else analysis.Y_TITLES
+        )
+        figure = None
+        if not result.values.empty:
+            figure = charts.animal_curves_figure(
+                result.values,
+                colours=colours,
+                names=names,
+                group_order=result.group_order,
+                y_title=titles[assay],
+                ticks=design.timepoints,
+            )
+        context["figure_json"] = _json_for_script(charts.figure_json(figure)) if figure else None
+    else:
+        models = analysis.group_time_models(result)
+        context.update(
+            mixed=models.mixed,
+            mixed_effects=stats.to_records(models.mixed.effects) if models.mixed else [],
+            mixed_problem=models.mixed_problem,
+            anova=stats.to_records(models.anova) if models.anova is not None else [],
+            anova_problem=models.anova_problem,
+        )
+    template = (
+        "behavior/_dashboard_part.html"
+        if request.GET.get("partial") == "1"
+        else "behavior/dashboard_part.html"
+    )
+    return render(request, template, context)
 
 
 @login_required

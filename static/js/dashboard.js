@@ -29,20 +29,41 @@
   }
 
   function drawAll(root) {
-    root.querySelectorAll("[data-figure]").forEach(function (element) {
-      // Per-animal curves wait until their section is opened.
-      if (element.hasAttribute("data-lazy")) { return; }
-      draw(element);
-    });
-    root.querySelectorAll("details[data-lazy-figure]").forEach(function (details) {
+    root.querySelectorAll("[data-figure]").forEach(draw);
+    root.querySelectorAll("details[data-part]").forEach(function (details) {
       details.addEventListener("toggle", function () {
-        if (details.open) {
-          var element = document.getElementById(details.dataset.lazyFigure);
-          draw(element);
-          Plotly.Plots.resize(element);
-        }
+        if (details.open) { loadPart(details); }
       });
     });
+  }
+
+  // Per-animal curves and the group x time models are fetched when their section is opened:
+  // they cost more to compute than the rest of the dashboard.
+  function loadPart(details) {
+    if (details.dataset.loaded) { return; }
+    details.dataset.loaded = "1";
+    var body = details.querySelector("[data-part-body]");
+    body.setAttribute("aria-busy", "true");
+    fetch(details.dataset.part, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status + " " + response.statusText); }
+        return response.text();
+      })
+      .then(function (html) {
+        body.innerHTML = html;
+        body.removeAttribute("aria-busy");
+        drawAll(body);
+      })
+      .catch(function (error) {
+        delete details.dataset.loaded;
+        body.removeAttribute("aria-busy");
+        var message = document.createElement("p");
+        message.className = "notice bad";
+        message.setAttribute("role", "alert");
+        message.textContent = "Could not load this section (" + error.message +
+          "): close and open it again to retry.";
+        body.replaceChildren(message);
+      });
   }
 
   function download(button) {

@@ -71,7 +71,7 @@ def test_a_blinded_technician_sees_coded_labels_only(client, bob, blinded_study)
     assert "coded labels" in html
     for code in ("VEH", "PTX-SAL", "PTX-IVIG", "PTX + SAL"):
         assert code not in html
-    assert "data-lazy-figure" not in html  # no per-animal curves
+    assert "/dashboard/curves/" not in html  # no per-animal curves
     figure = figure_of(html, "fig-von_frey")
     assert {trace["name"].split(" (")[0] for trace in figure["data"]} == {"Group A", "Group B"}
 
@@ -80,7 +80,7 @@ def test_the_pi_of_a_blinded_study_sees_the_groups(client, alice, blinded_study)
     add_von_frey(blinded_study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
     html = login(client, alice).get(dashboard_url(blinded_study.slug)).content.decode()
     assert "PTX-SAL" in html
-    assert "data-lazy-figure" in html
+    assert "/dashboard/curves/?assay=von_frey" in html
 
 
 # --- content ------------------------------------------------------------------------------
@@ -149,7 +149,80 @@ def test_the_dashboard_shows_weights_doses_and_completeness(client, alice):
     assert 'id="fig-weights"' in html
     assert "PTX-SAL: paclitaxel 1 mg/kg ip" in html
     assert "Data completeness" in html
+    assert "/dashboard/models/?assay=von_frey" in html
+
+
+# --- the parts fetched when their section is opened ------------------------------------
+
+
+def part_url(slug: str, part: str, **query) -> str:
+    url = reverse("behavior:dashboard_part", kwargs={"slug": slug, "part": part})
+    return url + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def test_the_curves_part_draws_one_line_per_animal(client, alice):
+    study = populated_study(animals_per_group=2, slug="full", members={alice: "pi"})
+    html = (
+        login(client, alice)
+        .get(part_url(study.slug, "curves", assay="von_frey", partial=1))
+        .content.decode()
+    )
+    assert "<html" not in html
+    figure = figure_of(html, "fig-animals-von_frey")
+    # Six animals, each with a value at the three timepoints.
+    assert sorted(trace["text"][0] for trace in figure["data"]) == sorted(
+        study.animals.values_list("code", flat=True)
+    )
+    assert all(trace["x"] == [-1, 21, 28] for trace in figure["data"])
+
+
+def test_the_models_part_shows_the_mixed_model_and_the_anova(client, alice):
+    study = populated_study(animals_per_group=3, slug="full", members={alice: "pi"})
+    response = login(client, alice).get(part_url(study.slug, "models", assay="von_frey"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" in html  # without partial=1: a page of its own, for a browser without JS
+    assert "Linear mixed model" in html
     assert "Repeated-measures ANOVA" in html
+    assert 'data-mixed="von_frey"' in html or "Not available:" in html
+
+
+def test_a_blinded_technician_gets_coded_models_and_no_curves(client, bob, blinded_study):
+    add_von_frey(blinded_study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
+    add_von_frey(blinded_study, day=-1, values={"R01": 15.0, "R02": 15.5, "R04": 15.0, "R05": 16})
+    login(client, bob)
+    curves = client.get(part_url(blinded_study.slug, "curves", assay="von_frey"))
+    assert curves.status_code == 403
+    models = client.get(part_url(blinded_study.slug, "models", assay="von_frey", partial=1))
+    assert models.status_code == 200
+    html = models.content.decode()
+    for code in ("VEH", "PTX-SAL", "PTX-IVIG", "PTX + SAL"):
+        assert code not in html
+
+
+def test_a_part_is_refused_to_an_outsider_and_needs_an_assay(client, alice, eve, study):
+    assert login(client, eve).get(part_url(study.slug, "models", assay="von_frey")).status_code == (
+        404
+    )
+    login(client, alice)
+    missing = client.get(part_url(study.slug, "models"))
+    assert missing.status_code == 400
+    assert "assay: Name the assay" in missing.content.decode()
+    assert client.get(part_url(study.slug, "heatmap", assay="von_frey")).status_code == 404
+
+
+@pytest.mark.parametrize("part", ["curves", "models"])
+def test_a_part_takes_a_fixed_number_of_queries(client, alice, part, django_assert_num_queries):
+    small = populated_study(animals_per_group=2, slug="small", members={alice: "pi"})
+    large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
+    login(client, alice)
+    client.get(part_url(small.slug, part, assay="von_frey", partial=1))
+    # session, user, study, membership; assays, groups, timepoints, comparisons; readings;
+    # the session's save in a savepoint (3)
+    for study in (small, large):
+        with django_assert_num_queries(12):
+            response = client.get(part_url(study.slug, part, assay="von_frey", partial=1))
+        assert response.status_code == 200
 
 
 # --- query counts ------------------------------------------------------------------------

@@ -56,11 +56,14 @@ def test_the_pi_sees_the_figure_and_switches_to_welch(live_server, page, client,
     page.wait_for_selector("#plot-von_frey svg.main-svg")
     page.screenshot(path=str(SCREENS / "dashboard-welch.png"), full_page=True)
 
-    # Per-animal curves are drawn when their section is opened, by keyboard too.
-    summary = page.locator("details[data-lazy-figure] > summary").first
-    summary.focus()
+    # Per-animal curves are fetched and drawn when their section is opened, by keyboard too.
+    section = page.locator("#assay-von_frey")
+    section.get_by_text("Per-animal curves").focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("#plot-animals-von_frey svg.main-svg")
-    page.get_by_text("Group × time: mixed model").first.click()
-    page.locator("#assay-von_frey").screenshot(path=str(SCREENS / "dashboard-details.png"))
+    section.get_by_text("Group × time: mixed model").click()
+    page.wait_for_selector('table[data-mixed="von_frey"]')
+    effects = page.locator('table[data-mixed="von_frey"] td:first-child').all_text_contents()
+    assert len(effects) == 3, effects  # group, day, group x day
+    section.screenshot(path=str(SCREENS / "dashboard-details.png"))
     assert errors == []

@@ -93,6 +93,8 @@ def _requests(scn: scenario.Scenario) -> list[tuple[str, str, dict | None, bool]
     ):
         extra_gets.append(reverse("behavior:dashboard", args=[slug]) + f"?{query}")
         extra_gets.append(reverse("behavior:dashboard_csv", args=[slug]) + f"?{query}")
+        extra_gets.append(reverse("behavior:dashboard_part", args=[slug, "models"]) + f"?{query}")
+        extra_gets.append(reverse("behavior:dashboard_part", args=[slug, "curves"]) + f"?{query}")
     for kind in ("json", "csv", "xlsx", "pzfx"):
         extra_gets.append(reverse("studies:export", args=[slug, kind]))
     calls += [("get", url, None, False) for url in extra_gets]

@@ -284,6 +284,17 @@ MATRIX: list[Row] = [
     Row("behavior:upload", "post", RECORD_POST, data=_readings_file),
     Row("behavior:dashboard", "get", READ_PAGE),
     Row("behavior:dashboard_csv", "get", READ_PAGE, query="assay=von_frey"),
+    *(
+        Row(
+            "behavior:dashboard_part",
+            "get",
+            READ_PAGE,
+            kwargs=lambda s, part=part: {"slug": s.study.slug, "part": part},
+            query="assay=von_frey",
+            label=part,
+        )
+        for part in ("curves", "models")
+    ),
     # --- the REST API
     Row("api-study", "get", API_READ),
     Row("api-groups", "get", API_READ),
