@@ -257,9 +257,7 @@ class FootpadSummary(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(with_value__lte=F("slots"))
-                & Q(
-                    slots=F("n_verified") + F("n_resolved") + F("n_unverified") + F("n_disputed")
-                ),
+                & Q(slots=F("n_verified") + F("n_resolved") + F("n_unverified") + F("n_disputed")),
                 name="footpadsummary_counts_add_up",
                 violation_error_message="A summary's state counts must add up to its slots.",
             ),
