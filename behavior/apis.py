@@ -22,6 +22,7 @@ from behavior.forms_dashboard import (
     StatsOptionsForm,
 )
 from studies.access import sees_allocation, study_for
+from studies.apis import errors
 
 
 def _choices(choices) -> list[str]:
@@ -47,8 +48,7 @@ class StudyStatsApi(APIView):
         ],
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description="The statistics document."),
-            400: OpenApiResponse(description="A parameter is invalid; the field is named."),
-            404: OpenApiResponse(description="No such study, or not a member of it."),
+            **errors(400, 404),
         },
     )
     def get(self, request: Request, slug: str) -> Response:

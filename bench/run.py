@@ -373,7 +373,7 @@ def machine(connection) -> dict:
 
 
 def profile(fn) -> None:
-    from pyinstrument import Profiler  # a development tool: pip install pyinstrument
+    from pyinstrument import Profiler  # in requirements-dev.txt
 
     profiler = Profiler(interval=0.0005)
     profiler.start()

@@ -219,6 +219,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are JSON: DRF's form and multipart parsers cannot carry the nested input (a batch's
+    # values), and a body listed under three media types breaks generated clients.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cipn_lab.api_schema.close_coded_components",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "studies.models.Study.Status",
         "AnimalStatusEnum": "studies.models.Animal.Status",

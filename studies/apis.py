@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -77,6 +82,14 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         409: "Someone else changed this since you read it.",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=meaning[code]) for code in codes}
+
+
+def either(name: str, full, coded) -> PolymorphicProxySerializer:
+    """A list whose rows are ``full`` for users who see allocation and ``coded`` for a technician
+    of a blinded study (``cipn_lab.api_schema.close_coded_components`` keeps them apart)."""
+    return PolymorphicProxySerializer(
+        component_name=name, serializers=[full, coded], resource_type_field_name=None, many=True
+    )
 
 
 class StudyScopedApi(GenericAPIView):
@@ -186,7 +199,10 @@ class GroupListApi(StudyScopedApi):
             "label shown instead of the group's code and name."
         ),
         parameters=[SLUG],
-        responses={200: GroupSerializer(many=True), **errors(404)},
+        responses={
+            200: either("GroupOrCodedGroup", GroupSerializer, CodedGroupSerializer),
+            **errors(404),
+        },
         tags=["design"],
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -281,7 +297,10 @@ class ScheduleListApi(StudyScopedApi):
             "(`CodedSchedule`): the agent and dose would reveal the allocation."
         ),
         parameters=[SLUG],
-        responses={200: ScheduleSerializer(many=True), **errors(400, 404)},
+        responses={
+            200: either("ScheduleOrCodedSchedule", ScheduleSerializer, CodedScheduleSerializer),
+            **errors(400, 404),
+        },
         tags=["dosing"],
     )
     def get(self, request: Request, slug: str) -> Response:

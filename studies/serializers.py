@@ -62,13 +62,34 @@ def group_label(group: TreatmentGroup | None, context: dict) -> str | None:
     return group.code if sees_allocation(context) else group.blind_label
 
 
+class ImportProblemSerializer(serializers.Serializer):
+    where = serializers.CharField(help_text="The line or field, e.g. `line 3`.")
+    message = serializers.CharField()
+
+
+class ErrorExtraSerializer(serializers.Serializer):
+    """The details of an error: the invalid fields, and the problems of an import."""
+
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=(
+            "Each invalid field's messages, keyed by its name or path, e.g. "
+            '`{"values[1].value": ["Force must be at most 26 g."]}`; empty for other errors.'
+        ),
+    )
+    problems = ImportProblemSerializer(
+        many=True, required=False, help_text="For an import: every problem, in order."
+    )
+    code = serializers.CharField(
+        required=False, help_text="`study_locked` when a locked study refused a change."
+    )
+
+
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API (``cipn_lab.api_errors``)."""
 
     message = serializers.CharField()
-    extra = serializers.DictField(
-        help_text='{"fields": {"value": ["must be at most 26 g"]}}; "problems" for imports.'
-    )
+    extra = ErrorExtraSerializer()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +234,12 @@ class CodedScheduleSerializer(serializers.ModelSerializer):
 
 class DoseRecordSerializer(serializers.ModelSerializer):
     animal = serializers.CharField(source="animal.code")
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None)
+    recorded_by = serializers.CharField(
+        source="recorded_by.username",
+        default=None,
+        allow_null=True,
+        help_text="Null once that user is deleted.",
+    )
     agent = serializers.SerializerMethodField(help_text="Left out for a blinded technician.")
 
     class Meta:
@@ -286,7 +312,12 @@ class CalendarQuerySerializer(serializers.Serializer):
 
 class BodyWeightSerializer(serializers.ModelSerializer):
     animal = serializers.CharField(source="animal.code")
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None)
+    recorded_by = serializers.CharField(
+        source="recorded_by.username",
+        default=None,
+        allow_null=True,
+        help_text="Null once that user is deleted.",
+    )
 
     class Meta:
         model = BodyWeight

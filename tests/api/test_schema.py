@@ -52,6 +52,16 @@ def test_the_schema_describes_pagination_filters_and_errors(client):
     assert error["$ref"].endswith("/Error")
 
 
+def test_writes_take_a_json_body_and_no_query_parameters(client):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+
+    writes = [op for path in schema["paths"].values() for m, op in path.items() if m != "get"]
+    assert len(writes) == 11
+    for operation in writes:
+        assert list(operation["requestBody"]["content"]) == ["application/json"], operation
+        assert {p["in"] for p in operation["parameters"]} <= {"path"}, operation
+
+
 def test_the_docs_page_loads_its_scripts_from_the_application(client):
     response = client.get("/api/docs/")
 
