@@ -30,9 +30,10 @@ from studies.access import sees_allocation, study_for
 from studies.models import Animal, Assay
 
 
-def _json_for_script(text: str):
-    """JSON text made safe inside a <script> element, as Django's json_script does."""
-    return mark_safe(text.replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026"))
+def _figure_for_script(figure) -> str:
+    """A figure's JSON for a <script> element: ``charts.figure_json`` escapes ``<``, ``>`` and
+    ``&``, so that nothing in it can end the element, and the template must not escape it."""
+    return mark_safe(charts.figure_json(figure))
 
 
 def _discrepancies_url(slug: str) -> str | None:
@@ -140,7 +141,7 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
                 "label": dict(Assay.choices)[assay],
                 "has_readings": not frames[assay].empty,
                 "unit": result.unit,
-                "figure_json": _json_for_script(charts.figure_json(figure)),
+                "figure_json": _figure_for_script(figure),
                 # Per-animal curves and the group x time models cost more than the rest of the
                 # page together: fetched when their section is opened (dashboard_part).
                 "curves_url": None if bv else _part_url(study, "curves", assay, options),
@@ -192,9 +193,7 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
         "sections": sections,
         "groups": groups,
         "unallocated": sum(animals.get(None, {}).values()),
-        "weight_figure_json": (
-            _json_for_script(charts.figure_json(weight_figure)) if weight_figure else None
-        ),
+        "weight_figure_json": (_figure_for_script(weight_figure) if weight_figure else None),
         "doses": doses,
         "open_discrepancies": sum(s["open_discrepancies"] for s in sections),
         "today": timezone.localdate(),
@@ -272,7 +271,7 @@ def dashboard_part(request, slug: str, part: str):
                 y_title=titles[assay],
                 ticks=design.timepoints,
             )
-        context["figure_json"] = _json_for_script(charts.figure_json(figure)) if figure else None
+        context["figure_json"] = _figure_for_script(figure) if figure else None
     else:
         models = analysis.group_time_models(result)
         context.update(
