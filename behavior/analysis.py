@@ -105,7 +105,9 @@ def study_design(*, study: Study) -> StudyDesign:
 def _readings_query(*, study: Study):
     return (
         Reading.objects.filter(session__study=study, animal__group__isnull=False)
-        .order_by()
+        # A fixed order: what is listed by first appearance (left out, dropped) must not
+        # depend on the database's plan.
+        .order_by("animal__code", "session__timepoint__day", "footpad", "application")
         .values_list(
             "assay",
             "animal__code",
@@ -168,7 +170,7 @@ def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
         FootpadSummary.objects.filter(
             session__study=study, animal__group__isnull=False, assay__in=list(assays)
         )
-        .order_by()
+        .order_by("animal__code", "session__timepoint__day", "footpad")
         .values_list(
             "assay",
             "animal__code",
@@ -206,11 +208,24 @@ def _state_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Value slots per day and state (``day, state, n``) of a readings or a footpad frame."""
     if STATE_COUNT_COLUMNS[0] not in frame.columns:
         return frame.groupby(["day", "state"]).size().reset_index(name="n")
-    sums = frame.groupby("day")[list(STATE_COUNT_COLUMNS)].sum()
+    columns = ["day", *STATE_COUNT_COLUMNS]
+    if all(frame[column].dtype == np.int64 for column in columns):
+        # A footpad frame as footpad_frames makes it: sums by day without a groupby (the
+        # float sums of counts are exact).
+        day_of_row, days = pd.factorize(frame["day"].to_numpy(), sort=True)
+        by_day = np.column_stack(
+            [
+                np.bincount(day_of_row, weights=frame[column].to_numpy(), minlength=len(days))
+                for column in STATE_COUNT_COLUMNS
+            ]
+        ).astype(np.int64)
+    else:
+        sums = frame.groupby("day")[list(STATE_COUNT_COLUMNS)].sum()
+        days, by_day = sums.index, sums.itertuples(index=False)
     rows = [
         (day, state, int(n))
-        for day, counts in zip(sums.index, sums.itertuples(index=False), strict=True)
-        for state, n in zip(stats.STATES, counts, strict=True)
+        for day, day_counts in zip(days, by_day, strict=True)
+        for state, n in zip(stats.STATES, day_counts, strict=True)
         if n
     ]
     return pd.DataFrame(rows, columns=["day", "state", "n"])
@@ -274,14 +289,17 @@ def assay_statistics(
         for c in design.comparisons
     ]
 
-    frame = frame.copy()
-    frame["group"] = frame["group"].map(lambda code: labels.get(code, code))
-    is_out = frame["animal_status"].eq(Animal.Status.EXCLUDED)
+    if group_labels:
+        # A study has a handful of group codes: map each once rather than each row.
+        coded = {code: labels.get(code, code) for code in frame["group"].unique()}
+        frame = frame.assign(group=frame["group"].map(coded))
+    is_out = frame["animal_status"].eq(Animal.Status.EXCLUDED).to_numpy()
     left_out = frame.loc[is_out, ["animal", "day", "footpad"]].drop_duplicates()
     if assay != "von_frey":
         left_out = left_out.assign(footpad="").drop_duplicates()
     left_out = left_out.assign(reason=REASON_ANIMAL_EXCLUDED)
-    frame = frame.loc[~is_out]
+    if is_out.any():
+        frame = frame.loc[~is_out]
     counts = _state_counts(frame)
 
     values, excluded = stats.animal_values(
@@ -305,9 +323,12 @@ def assay_statistics(
             # able to tie animals to (coded) groups.
             dropped = dropped_by_group.loc[:, ["animal", "reason"]]
 
-    summary = stats.describe(values, group_order=group_order)
-    results = stats.compare(
-        values, comparison_specs, test=options.test, correction=options.correction
+    summary, results = stats.summary_and_comparisons(
+        values,
+        comparison_specs,
+        group_order=group_order,
+        test=options.test,
+        correction=options.correction,
     )
     return AssayStatistics(
         assay=assay,

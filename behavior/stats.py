@@ -72,6 +72,7 @@ __all__ = [
     "rm_anova",
     "rm_anova2",
     "stats_document",
+    "summary_and_comparisons",
     "to_records",
 ]
 
@@ -168,7 +169,15 @@ def _require_columns(frame: Any, columns: Iterable[str], what: str) -> None:
         raise ValueError(f"{what} is missing column(s): {', '.join(missing)}.")
 
 
+# What ``astype(str)`` makes of a column: pandas' text dtype (missing values stay NaN).
+_TEXT = pd.Series(dtype=str).dtype
+# Whole numbers up to this size come back unchanged from float64, which ``_as_int`` goes through.
+_EXACT_INT = 2**53
+
+
 def _as_float(series: pd.Series, name: str) -> pd.Series:
+    if isinstance(series, pd.Series) and series.dtype == np.float64:
+        return series
     try:
         return pd.to_numeric(series, errors="raise").astype("float64")
     except (TypeError, ValueError) as error:
@@ -176,14 +185,23 @@ def _as_float(series: pd.Series, name: str) -> pd.Series:
 
 
 def _as_int(series: pd.Series, name: str) -> pd.Series:
+    if isinstance(series, pd.Series) and series.dtype == np.int64:
+        numbers = series.to_numpy()
+        if not numbers.size or (numbers.min() >= -_EXACT_INT and numbers.max() <= _EXACT_INT):
+            return series
     numbers = _as_float(series, name)
     if numbers.isna().any() or not np.all(np.equal(np.mod(numbers.to_numpy(), 1), 0)):
         raise ValueError(f"column {name!r} must hold whole numbers.")
     return numbers.astype("int64")
 
 
+def _text(series: pd.Series) -> pd.Series:
+    """``series.astype(str)``, without the copy when the column already is text."""
+    return series if series.dtype == _TEXT else series.astype(str)
+
+
 def _appearance(series: pd.Series) -> list:
-    return list(pd.unique(series))
+    return list(pd.unique(series.to_numpy()))
 
 
 def _group_ranks(groups_seen: Sequence[str], group_order: Sequence[str] | None) -> dict[str, int]:
@@ -197,6 +215,65 @@ def _group_ranks(groups_seen: Sequence[str], group_order: Sequence[str] | None) 
     return {code: rank for rank, code in enumerate(ordered)}
 
 
+def _renumber(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber non-negative ``keys`` 0, 1, ... in order of first appearance; -1 stays -1."""
+    valid = keys >= 0
+    if valid.all():
+        codes, uniques = pd.factorize(keys)
+        return codes, len(uniques)
+    codes = np.full(len(keys), -1, dtype=np.intp)
+    codes[valid], uniques = pd.factorize(keys[valid])
+    return codes, len(uniques)
+
+
+def _factorize(column: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of ``column``'s values in order of first appearance (-1 if missing), and their
+    number."""
+    # A text column's objects factorize in half the time of the column itself.
+    codes, uniques = pd.factorize(column.to_numpy() if isinstance(column, pd.Series) else column)
+    return codes, len(uniques)
+
+
+def _combine(*coded: tuple[np.ndarray, int]) -> tuple[np.ndarray, int]:
+    """Codes of the distinct combinations of several :func:`_factorize` results, numbered in
+    order of first appearance; -1 where any part is missing. This is how
+    ``groupby(keys, sort=False)`` orders its groups and which rows it drops, and grouping by
+    one integer code is far cheaper than by several text columns."""
+    combined, bound = coded[0][0].astype(np.int64), max(coded[0][1], 1)
+    for codes, size in coded[1:]:
+        width = max(size, 1)
+        if bound > np.iinfo(np.int64).max // width:
+            combined, bound = _renumber(combined)
+        combined = np.where((combined < 0) | (codes < 0), -1, combined * width + codes)
+        bound *= width
+    return _renumber(combined)
+
+
+def _codes(*columns: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`_combine` of the columns' codes."""
+    return _combine(*(_factorize(column) for column in columns))
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Position of the first row of each code, for codes numbered in order of first appearance
+    (as :func:`_codes` numbers them): a row opens its code when no earlier row reached it."""
+    reached = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    return np.flatnonzero(codes > reached)
+
+
+def _group_means(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` per code 0, 1, ... (rows coded -1 left out), as
+    ``groupby(keys, sort=False).mean()`` gives it for the keys :func:`_combine` coded.
+
+    Pandas sums a group with ``np.add.reduceat`` when the rows come in group order and hold
+    no NaN, and with compensated sums otherwise; the two can differ in the last bit. Handing
+    pandas the same grouping (every row, in the same order) keeps the numbers those of a
+    groupby on the keys themselves.
+    """
+    means = pd.Series(values).groupby(codes).mean().to_numpy()
+    return means[1:] if codes.size and codes.min() < 0 else means
+
+
 def _observed(values: pd.DataFrame) -> pd.DataFrame:
     """Validate a values frame and drop rows without a value.
 
@@ -204,21 +281,31 @@ def _observed(values: pd.DataFrame) -> pd.DataFrame:
     that takes a values frame: the row is dropped, so the animal does not count at that day.
     """
     _require_columns(values, VALUE_COLUMNS, "values")
-    frame = values.loc[:, list(VALUE_COLUMNS)].copy()
-    frame["value"] = _as_float(frame["value"], "value")
-    frame = frame[frame["value"].notna()].copy()
-    frame["day"] = _as_int(frame["day"], "day")
-    for column in ("animal", "group", "timepoint"):
-        frame[column] = frame[column].astype(str)
+    frame = values if tuple(values.columns) == VALUE_COLUMNS else values.loc[:, list(VALUE_COLUMNS)]
+    value = _as_float(frame["value"], "value")
+    present = value.notna().to_numpy()
+    if not present.all():
+        frame, value = frame.loc[present], value.loc[present]
+    frame = frame.assign(
+        animal=_text(frame["animal"]),
+        group=_text(frame["group"]),
+        timepoint=_text(frame["timepoint"]),
+        day=_as_int(frame["day"], "day"),
+        value=value,
+    )
     if np.isinf(frame["value"].to_numpy()).any():
         raise ValueError("values must be finite.")
-    duplicated = frame.duplicated(["animal", "day"], keep=False)
-    if duplicated.any():
+    animal, n_animals = _factorize(frame["animal"])
+    # Missing animal codes count as one animal here, as ``duplicated`` counts them.
+    if _codes(np.where(animal < 0, n_animals, animal), frame["day"])[1] < len(frame):
+        duplicated = frame.duplicated(["animal", "day"], keep=False)
         pairs = frame.loc[duplicated, ["animal", "day"]].drop_duplicates()
         listed = ", ".join(f"{a} (day {d})" for a, d in pairs.itertuples(index=False))
         raise ValueError(f"values must hold one value per animal and day; repeated: {listed}.")
-    groups_per_animal = frame.groupby("animal", sort=False)["group"].nunique()
-    if (groups_per_animal > 1).any():
+    group = _factorize(frame["group"])[0]
+    known = (animal >= 0) & (group >= 0)
+    if _codes(animal[known], group[known])[1] > len(np.unique(animal[known])):
+        groups_per_animal = frame.groupby("animal", sort=False)["group"].nunique()
         listed = ", ".join(groups_per_animal[groups_per_animal > 1].index)
         raise ValueError(f"each animal must belong to one group; in several: {listed}.")
     return frame.reset_index(drop=True)
@@ -309,89 +396,104 @@ def animal_values(
     _require_columns(readings, READING_COLUMNS, "readings")
     if assay not in ASSAYS:
         raise ValueError(f"unknown assay {assay!r}; expected one of {', '.join(ASSAYS)}.")
-    frame = readings.loc[:, list(READING_COLUMNS)].copy()
-    frame["value"] = _as_float(frame["value"], "value")
-    frame["day"] = _as_int(frame["day"], "day")
-    for column in ("animal", "group", "timepoint", "state"):
-        frame[column] = frame[column].astype(str)
-    frame["footpad"] = frame["footpad"].fillna("").astype(str)
-    unknown = sorted(set(frame["state"]) - set(STATES))
-    if unknown:
+    value = _as_float(readings["value"], "value").to_numpy()
+    day = _as_int(readings["day"], "day").to_numpy()
+    animal, group, timepoint, state = (
+        _text(readings[column]).to_numpy() for column in ("animal", "group", "timepoint", "state")
+    )
+    footpad = readings["footpad"]
+    footpad = _text(footpad.fillna("") if footpad.hasnans else footpad).to_numpy()
+    state_code, state_names = pd.factorize(state)
+    if (state_code < 0).any() or not set(state_names) <= set(STATES):
+        unknown = sorted(set(state) - set(STATES))
         raise ValueError(
             f"unknown state(s) {', '.join(map(repr, unknown))}; expected one of "
             f"{', '.join(STATES)}."
         )
 
+    footpad_code, footpad_names = pd.factorize(footpad)
     if assay == VON_FREY:
         if isinstance(footpads, str) or not footpads:
             raise ValueError("footpads must be a non-empty list drawn from 'left', 'right'.")
         wrong = sorted(set(footpads) - set(FOOTPADS))
         if wrong:
             raise ValueError(f"unknown footpad(s) {', '.join(map(repr, wrong))} in footpads.")
-        wrong = sorted(set(frame["footpad"]) - set(FOOTPADS))
+        wrong = sorted(set(footpad_names) - set(FOOTPADS))
         if wrong:
             raise ValueError(
                 f"von Frey readings must have footpad 'left' or 'right', found "
                 f"{', '.join(map(repr, wrong))}."
             )
-        frame = frame[frame["footpad"].isin(list(footpads))]
+        chosen = np.array([name in footpads for name in footpad_names], dtype=bool)
+        chosen = chosen[footpad_code]
+        if not chosen.all():
+            value, day, animal, group, timepoint, state_code, footpad_code = (
+                column[chosen]
+                for column in (value, day, animal, group, timepoint, state_code, footpad_code)
+            )
     else:
-        frame["footpad"] = ""
-
-    animal_rank = {code: rank for rank, code in enumerate(_appearance(frame["animal"]))}
-    group_rank = _group_ranks(_appearance(frame["group"]), None)
+        footpad_code, footpad_names = np.zeros(len(value), dtype=np.intp), np.array([""])
+    footpad_names = np.asarray(footpad_names, dtype=object)
 
     counted = set(COUNTED_STATES) | ({"unverified"} if include_unverified else set())
-    rank = np.select(
+    state_rank = np.array(
         [
-            frame["state"].eq("disputed").to_numpy(),
-            ~frame["state"].isin(counted).to_numpy(),
-            frame["value"].isna().to_numpy(),
+            _REASON_RANK[REASON_OPEN_DISCREPANCY]
+            if name == "disputed"
+            else _REASON_RANK[REASON_NOT_VERIFIED]
+            if name not in counted
+            else 0
+            for name in state_names
         ],
-        [
-            _REASON_RANK[REASON_OPEN_DISCREPANCY],
-            _REASON_RANK[REASON_NOT_VERIFIED],
-            _REASON_RANK[REASON_NO_VALUE],
-        ],
-        default=0,
+        dtype=np.int64,
     )
-    frame = frame.assign(problem=rank)
+    problem = state_rank[state_code]
+    problem[(problem == 0) & np.isnan(value)] = _REASON_RANK[REASON_NO_VALUE]
 
-    unit_keys = ["animal", "group", "timepoint", "day", "footpad"]
-    units = (
-        frame.groupby(unit_keys, sort=False)
-        .agg(problem=("problem", "max"), value=("value", "mean"))
-        .reset_index()
+    # A unit is one footpad (von Frey) or one animal's trials (hot plate) on one day, a cell
+    # one animal on one day; both are numbered as groupby(sort=False) numbers its groups, and
+    # the animal and group codes (first appearance) rank animals and groups for the sorting.
+    animal_code, n_animals = _factorize(animal)
+    group_code, n_groups = _factorize(group)
+    cell, n_cells = _combine(
+        (animal_code, n_animals), (group_code, n_groups), _factorize(timepoint), _factorize(day)
     )
-    bad = units["problem"] > 0
+    unit, n_units = _combine((cell, n_cells), (footpad_code, len(footpad_names)))
+    kept = unit >= 0
+    first = _first_rows(unit)
+    worst = np.zeros(n_units, dtype=np.int64)
+    np.maximum.at(worst, unit[kept], problem[kept])
+    unit_means = _group_means(unit, value)
+    bad = worst > 0
 
-    excluded = units.loc[bad, ["animal", "day", "footpad"]].copy()
-    excluded["reason"] = units.loc[bad, "problem"].map(_RANK_REASON)
-    excluded = excluded.assign(
-        _a=excluded["animal"].map(animal_rank),
-        _f=excluded["footpad"].map({"": 0, "left": 0, "right": 1}),
-    )
-    excluded = (
-        excluded.sort_values(["day", "_a", "_f"], kind="mergesort")
-        .loc[:, list(EXCLUDED_COLUMNS)]
-        .reset_index(drop=True)
+    rows = first[bad]
+    right = (footpad_names == "right")[footpad_code]
+    order = np.lexsort((right[rows], animal_code[rows], day[rows]))
+    rows = rows[order]
+    reasons = np.array([_RANK_REASON.get(rank, "") for rank in range(4)], dtype=object)
+    excluded = pd.DataFrame(
+        {
+            "animal": pd.array(animal[rows], dtype=_TEXT),
+            "day": day[rows],
+            "footpad": pd.array(footpad_names[footpad_code[rows]], dtype=_TEXT),
+            "reason": pd.array(reasons[worst[bad][order]], dtype=_TEXT),
+        }
     )
 
-    values = (
-        units.loc[~bad]
-        .groupby(["animal", "group", "timepoint", "day"], sort=False)["value"]
-        .mean()
-        .reset_index()
+    animal_value, _ = _renumber(cell[first[~bad]])
+    rows = first[~bad][_first_rows(animal_value)]
+    means = _group_means(animal_value, unit_means[~bad])
+    order = np.lexsort((animal_code[rows], group_code[rows], day[rows]))
+    rows = rows[order]
+    values = pd.DataFrame(
+        {
+            "animal": pd.array(animal[rows], dtype=_TEXT),
+            "group": pd.array(group[rows], dtype=_TEXT),
+            "timepoint": pd.array(timepoint[rows], dtype=_TEXT),
+            "day": day[rows],
+            "value": means[order],
+        }
     )
-    values = values.assign(_g=values["group"].map(group_rank), _a=values["animal"].map(animal_rank))
-    values = (
-        values.sort_values(["day", "_g", "_a"], kind="mergesort")
-        .loc[:, list(VALUE_COLUMNS)]
-        .reset_index(drop=True)
-    )
-    values["day"] = values["day"].astype("int64")
-    values["value"] = values["value"].astype("float64")
-    excluded["day"] = excluded["day"].astype("int64")
     return values, excluded
 
 
@@ -425,30 +527,61 @@ def describe(values: pd.DataFrame, *, group_order: Sequence[str] | None = None) 
     With one animal, ``sd`` and ``sem`` are undefined: NaN here, ``null`` in JSON.
     """
     frame = _observed(values)
+    return _describe(frame, _cells(frame, ("day", "timepoint", "group")), group_order)
+
+
+class _Cells(NamedTuple):
+    """An observed values frame gathered by cell, cells in order of first appearance."""
+
+    rows: np.ndarray
+    """Each cell's first row in the frame (for its keys)."""
+    n: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+
+
+def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> _Cells:
+    """Group an observed values frame as ``groupby(columns, sort=False)`` does and summarise
+    each cell's values, in row order, with :func:`_mean_sd`."""
+    codes, size = _codes(*(frame[column] for column in columns))
+    kept = np.flatnonzero(codes >= 0)
+    order = kept[np.argsort(codes[kept], kind="stable")]
+    values = frame["value"].to_numpy(dtype=float)[order]
+    ends = np.cumsum(np.bincount(codes[kept], minlength=size)).tolist()
+    summaries = [
+        _mean_sd(values[start:end]) for start, end in zip([0, *ends][:-1], ends, strict=True)
+    ]
+    return _Cells(
+        rows=_first_rows(codes),
+        n=np.array([n for n, _, _ in summaries], dtype=np.int64),
+        mean=np.array([mean for _, mean, _ in summaries], dtype=float),
+        sd=np.array([sd for _, _, sd in summaries], dtype=float),
+    )
+
+
+def _describe(
+    frame: pd.DataFrame, cells: _Cells, group_order: Sequence[str] | None
+) -> pd.DataFrame:
+    """:func:`describe` of an observed frame, from its (day, timepoint, group) cells."""
     ranks = _group_ranks(_appearance(frame["group"]), group_order)
-    rows = []
-    for (day, timepoint, group), series in frame.groupby(["day", "timepoint", "group"], sort=False)[
-        "value"
-    ]:
-        n, mean, sd = _mean_sd(series.to_numpy(dtype=float))
-        sem = sd / math.sqrt(n) if n >= 2 else math.nan
-        rows.append(
-            {
-                "group": group,
-                "timepoint": timepoint,
-                "day": int(day),
-                "n": n,
-                "mean": mean,
-                "sd": sd,
-                "sem": sem,
-            }
-        )
-    summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    if summary.empty:
-        return summary.astype({"day": "int64", "n": "int64"})
-    summary = summary.assign(_g=summary["group"].map(ranks))
-    summary = summary.sort_values(["day", "_g"], kind="mergesort").drop(columns="_g")
-    return summary.reset_index(drop=True).astype({"day": "int64", "n": "int64"})
+    if not len(cells.rows):
+        empty = pd.DataFrame([], columns=list(SUMMARY_COLUMNS))
+        return empty.astype({"day": "int64", "n": "int64"})
+    day = frame["day"].to_numpy()[cells.rows]
+    rank = np.array([ranks[group] for group in frame["group"].array.take(cells.rows)])
+    order = np.lexsort((rank, day))
+    rows, n, sd = cells.rows[order], cells.n[order], cells.sd[order]
+    return pd.DataFrame(
+        {
+            "group": frame["group"].array.take(rows),
+            "timepoint": frame["timepoint"].array.take(rows),
+            "day": day[order],
+            "n": n,
+            "mean": cells.mean[order],
+            "sd": sd,
+            "sem": np.where(n >= 2, sd / np.sqrt(n), math.nan),
+        }
+    )
 
 
 def hedges_g(
@@ -514,10 +647,19 @@ def hedges_g(
     return g, g - z * se, g + z * se
 
 
-def _two_sample(reference: np.ndarray, group: np.ndarray, test: str) -> dict[str, Any]:
-    """Two-sample t-test of ``group`` against ``reference`` (group minus reference)."""
-    n1, m1, s1 = _mean_sd(reference)
-    n2, m2, s2 = _mean_sd(group)
+def _two_sample(
+    reference: tuple[int, float, float], group: tuple[int, float, float], test: str
+) -> tuple[dict[str, Any], float]:
+    """Two-sample t-test of ``group`` against ``reference`` (group minus reference), each
+    given by its n, mean and SD (:func:`_mean_sd`).
+
+    Returns the row and the standard error of the difference; the row's ``p``, ``ci_low``
+    and ``ci_high`` are left for :func:`_t_distribution`, which evaluates the t distribution
+    for all rows of a comparison table at once. A row that is not tested has a ``marker``
+    saying why, and the standard error NaN.
+    """
+    n1, m1, s1 = reference
+    n2, m2, s2 = group
     row: dict[str, Any] = {
         "test": test,
         "statistic": math.nan,
@@ -535,7 +677,7 @@ def _two_sample(reference: np.ndarray, group: np.ndarray, test: str) -> dict[str
     }
     if n1 < 2 or n2 < 2:
         row["marker"] = MARKER_TOO_FEW
-        return row
+        return row, math.nan
     v1, v2 = s1 * s1, s2 * s2
     if test == "student":
         df = float(n1 + n2 - 2)
@@ -548,13 +690,7 @@ def _two_sample(reference: np.ndarray, group: np.ndarray, test: str) -> dict[str
     # is rounding noise, and a t computed from it would be meaningless.
     if not se > 10 * np.finfo(float).eps * max(abs(m1), abs(m2)):
         row["marker"] = MARKER_NO_VARIANCE
-        return row
-    difference = m2 - m1
-    t = difference / se
-    # scipy.special's functions are what stats.t.ppf and stats.t.sf evaluate, bit for bit,
-    # without the distribution object's argument handling (about 0.3 ms a call, which summed
-    # to a quarter of a large study's statistics).
-    quantile = float(special.stdtrit(df, 1 - (1 - CONFIDENCE) / 2))
+        return row, math.nan
     g, g_low, g_high = hedges_g(
         mean_reference=m1,
         sd_reference=s1,
@@ -564,16 +700,33 @@ def _two_sample(reference: np.ndarray, group: np.ndarray, test: str) -> dict[str
         n_group=n2,
     )
     row.update(
-        statistic=t,
+        statistic=(m2 - m1) / se,
         df=df,
-        p=float(2 * special.stdtr(df, -abs(t))),
-        ci_low=difference - quantile * se,
-        ci_high=difference + quantile * se,
         hedges_g=g,
         g_ci_low=g_low,
         g_ci_high=g_high,
     )
-    return row
+    return row, se
+
+
+def _t_distribution(rows: Sequence[dict[str, Any]], se: Sequence[float]) -> None:
+    """Add P and the CI of the mean difference to the tested rows of :func:`_two_sample`.
+
+    scipy.special's functions are what stats.t.ppf and stats.t.sf evaluate, bit for bit,
+    without the distribution object's argument handling (about 0.3 ms a call); called once
+    for the whole table, they cost what a single row's call would.
+    """
+    tested = [index for index, row in enumerate(rows) if row["marker"] is None]
+    if not tested:
+        return
+    df = np.array([rows[index]["df"] for index in tested], dtype=float)
+    t = np.array([rows[index]["statistic"] for index in tested], dtype=float)
+    quantiles = special.stdtrit(df, 1 - (1 - CONFIDENCE) / 2).tolist()
+    p_values = (2 * special.stdtr(df, -np.abs(t))).tolist()
+    for index, quantile, p in zip(tested, quantiles, p_values, strict=True):
+        row, half_width = rows[index], quantile * se[index]
+        difference = row["mean_difference"]
+        row.update(p=p, ci_low=difference - half_width, ci_high=difference + half_width)
 
 
 def _check_comparisons(comparisons: Any) -> list[dict[str, str]]:
@@ -668,54 +821,125 @@ def compare(
     * Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian
       Journal of Statistics 6, 65-70.
     """
+    checked = _checked_options(comparisons, test, correction)
+    frame = _observed(values)
+    return _compare(
+        frame, _cells(frame, ("day", "group")), _timepoints(frame), checked, test, correction
+    )
+
+
+def _checked_options(comparisons: Any, test: str, correction: str) -> list[dict[str, str]]:
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; expected one of {', '.join(TESTS)}.")
     if correction not in CORRECTIONS:
         raise ValueError(
             f"unknown correction {correction!r}; expected one of {', '.join(CORRECTIONS)}."
         )
-    checked = _check_comparisons(comparisons)
-    frame = _observed(values)
-    timepoints = (
-        frame.loc[:, ["day", "timepoint"]]
-        .drop_duplicates()
-        .sort_values("day", kind="mergesort")
-        .itertuples(index=False)
-    )
-    timepoints = list(timepoints)
-    by_cell = {
-        (day, group): series.to_numpy(dtype=float)
-        for (day, group), series in frame.groupby(["day", "group"], sort=False)["value"]
-    }
-    empty = np.array([], dtype=float)
+    return _check_comparisons(comparisons)
 
-    rows = []
+
+def _timepoints(frame: pd.DataFrame) -> list[tuple[int, Any]]:
+    """The (day, timepoint) pairs of an observed frame as they first appear, sorted by day."""
+    day = frame["day"].to_numpy()
+    timepoint = frame["timepoint"].to_numpy()
+    labels, names = pd.factorize(timepoint, use_na_sentinel=False)
+    pairs, _ = _combine(_factorize(day), (labels, len(names)))
+    rows = _first_rows(pairs)
+    rows = rows[np.argsort(day[rows], kind="stable")]
+    return list(zip(day[rows].tolist(), timepoint[rows].tolist(), strict=True))
+
+
+def _compare(
+    frame: pd.DataFrame,
+    cells: _Cells,
+    timepoints: list[tuple[int, Any]],
+    checked: list[dict[str, str]],
+    test: str,
+    correction: str,
+) -> pd.DataFrame:
+    """:func:`compare` of an observed frame, from its (day, group) cells and timepoints."""
+    days = frame["day"].to_numpy()[cells.rows].tolist()
+    groups = list(frame["group"].array.take(cells.rows))
+    summaries = dict(
+        zip(
+            zip(days, groups, strict=True),
+            zip(cells.n.tolist(), cells.mean.tolist(), cells.sd.tolist(), strict=True),
+            strict=True,
+        )
+    )
+    nobody = (0, math.nan, math.nan)
+
+    rows, errors = [], []
     for comparison in checked:
-        family = []
         for day, timepoint in timepoints:
-            row = {
-                "reference": comparison["reference"],
-                "group": comparison["group"],
-                "timepoint": timepoint,
-                "day": int(day),
-            }
-            row.update(
-                _two_sample(
-                    by_cell.get((day, comparison["reference"]), empty),
-                    by_cell.get((day, comparison["group"]), empty),
-                    test,
-                )
+            row, se = _two_sample(
+                summaries.get((day, comparison["reference"]), nobody),
+                summaries.get((day, comparison["group"]), nobody),
+                test,
             )
-            family.append(row)
+            rows.append(
+                {
+                    "reference": comparison["reference"],
+                    "group": comparison["group"],
+                    "timepoint": timepoint,
+                    "day": day,
+                    **row,
+                }
+            )
+            errors.append(se)
+    _t_distribution(rows, errors)
+    for index, comparison in enumerate(checked):
+        family = rows[index * len(timepoints) : (index + 1) * len(timepoints)]
         p = np.array([row["p"] for row in family], dtype=float)
         adjusted = holm(p) if correction == "holm" else p
-        for row, p_adjusted in zip(family, adjusted, strict=True):
-            row["p_adjusted"] = float(p_adjusted)
+        for row, p_adjusted in zip(family, adjusted.tolist(), strict=True):
+            row["p_adjusted"] = p_adjusted
             if row["marker"] is None:
                 row["marker"] = _marker(p_adjusted, comparison["symbol"])
-        rows.extend(family)
-    result = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
-    return result.astype({"day": "int64", "n_reference": "int64", "n_group": "int64"})
+    if not rows:
+        result = pd.DataFrame([], columns=list(COMPARISON_COLUMNS))
+        return result.astype({"day": "int64", "n_reference": "int64", "n_group": "int64"})
+    # The dtypes pandas would infer from the rows, given at once.
+    dtypes = dict.fromkeys(("day", "n_reference", "n_group"), np.int64)
+    dtypes |= dict.fromkeys(
+        ("statistic", "df", "p", "p_adjusted", "mean_difference", "ci_low", "ci_high"), np.float64
+    )
+    dtypes |= dict.fromkeys(("hedges_g", "g_ci_low", "g_ci_high"), np.float64)
+    return pd.DataFrame(
+        {
+            column: np.array([row[column] for row in rows], dtype=dtypes[column])
+            if column in dtypes
+            else [row[column] for row in rows]
+            for column in COMPARISON_COLUMNS
+        }
+    )
+
+
+def summary_and_comparisons(
+    values: pd.DataFrame,
+    comparisons: Sequence[Mapping[str, str]],
+    *,
+    group_order: Sequence[str] | None = None,
+    test: str = "student",
+    correction: str = "none",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`describe` and :func:`compare` of one values frame, validated and grouped once.
+
+    Returns ``describe(values, group_order=group_order)`` and ``compare(values, comparisons,
+    test=test, correction=correction)``, number for number, and refuses bad input as the two
+    calls in that order would. The statistics document and the dashboard need both.
+    """
+    frame = _observed(values)
+    cells = _cells(frame, ("day", "timepoint", "group"))
+    summary = _describe(frame, cells, group_order)
+    checked = _checked_options(comparisons, test, correction)
+    timepoints = _timepoints(frame)
+    # With one timepoint a day (and none missing), grouping by day and group gives the very
+    # same cells as grouping by day, timepoint and group.
+    one_a_day = len({day for day, _ in timepoints}) == len(timepoints)
+    if not (one_a_day and frame["timepoint"].notna().all()):
+        cells = _cells(frame, ("day", "group"))
+    return summary, _compare(frame, cells, timepoints, checked, test, correction)
 
 
 def holm(pvalues: Iterable[float]) -> np.ndarray:
@@ -796,18 +1020,32 @@ def percent_of_baseline(
         baseline_day = int(baseline_day)
     except (TypeError, ValueError):
         raise ValueError("baseline_day must be a whole number.") from None
-    baseline = frame.loc[frame["day"] == baseline_day].set_index("animal")["value"]
-    animals = frame.drop_duplicates("animal").loc[:, ["animal", "group"]]
-    reasons = []
-    for animal, group in animals.itertuples(index=False):
-        if animal not in baseline.index:
-            reasons.append((animal, group, "no baseline value"))
-        elif baseline[animal] == 0:
-            reasons.append((animal, group, "baseline value is zero"))
+    animal, group = frame["animal"].to_numpy(), frame["group"].to_numpy()
+    # A missing animal code is one animal here, as drop_duplicates and index lookups have it.
+    code, animals = pd.factorize(animal, use_na_sentinel=False)
+    at_baseline = frame["day"].to_numpy() == baseline_day
+    # NaN where an animal has no baseline: a value in an observed frame is never NaN.
+    baseline = np.full(len(animals), math.nan)
+    baseline[code[at_baseline]] = frame["value"].to_numpy()[at_baseline]
+    reasons = [
+        (
+            animal[row],
+            group[row],
+            "no baseline value" if math.isnan(base) else "baseline value is zero",
+        )
+        for row, base in zip(_first_rows(code).tolist(), baseline.tolist(), strict=True)
+        if math.isnan(base) or base == 0
+    ]
     dropped = pd.DataFrame(reasons, columns=list(PERCENT_DROPPED_COLUMNS))
-    kept = frame.loc[~frame["animal"].isin(dropped["animal"])].copy()
-    kept["value"] = kept["value"] / kept["animal"].map(baseline) * 100.0
-    return kept.loc[:, list(VALUE_COLUMNS)].reset_index(drop=True), dropped
+    scale = baseline[code]
+    kept = ~(np.isnan(scale) | (scale == 0))
+    percent = frame if kept.all() else frame.loc[kept]
+    if len(percent):
+        percent = percent.assign(value=percent["value"].to_numpy() / scale[kept] * 100.0)
+    else:
+        # Nothing kept: ``value`` is an object column, as dividing by an empty mapping makes it.
+        percent = percent.assign(value=percent["value"].astype(object))
+    return percent.reset_index(drop=True), dropped
 
 
 def area_under_curve(values: pd.DataFrame) -> pd.DataFrame:
@@ -1554,10 +1792,20 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     This is the one place where undefined numbers become ``null``; nothing is rounded.
     """
     columns = list(frame.columns)
-    return [
-        {column: _plain(value) for column, value in zip(columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
+    if not columns:
+        return [{} for _ in range(len(frame))]
+    values = [_plain_column(frame.iloc[:, index]) for index in range(len(columns))]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _plain_column(column: pd.Series) -> list[Any]:
+    """:func:`_plain` of each value of a column; NumPy numbers are converted all at once."""
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+    if kind == "f":
+        return [number if math.isfinite(number) else None for number in column.tolist()]
+    if kind in "iub":
+        return column.tolist()
+    return [_plain(value) for value in column]
 
 
 def stats_document(
@@ -1610,8 +1858,9 @@ def stats_document(
     values, excluded = animal_values(
         readings, assay=assay, footpads=footpads, include_unverified=include_unverified
     )
-    summary = describe(values, group_order=group_order)
-    results = compare(values, comparisons, test=test, correction=correction)
+    summary, results = summary_and_comparisons(
+        values, comparisons, group_order=group_order, test=test, correction=correction
+    )
     return {
         "study": study,
         "assay": assay,

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from behavior.analysis import readings_frame, study_stats_document
+from behavior import stats
+from behavior.analysis import (
+    FOOTPAD_COLUMNS,
+    STATE_COUNT_COLUMNS,
+    GroupInfo,
+    StudyDesign,
+    assay_statistics,
+    display_labels,
+    readings_frame,
+    study_stats_document,
+)
+from behavior.forms_dashboard import FOOTPADS, StatsOptions
 from studies.models import Animal
 from tests.behavior.dashboard_data import (
     SHIFT,
@@ -250,3 +265,145 @@ def test_document_takes_the_same_queries_at_two_sizes(django_assert_num_queries)
         study_stats_document(study=small, assay="von_frey")
     with django_assert_num_queries(5):
         study_stats_document(study=large, assay="von_frey")
+
+
+# --- assay_statistics against the public functions of stats.py, one step at a time -----------
+
+GROUPS = [
+    GroupInfo(code="VEH", name="Vehicle", colour="#000000", blind_label="C", control=True),
+    GroupInfo(code="PTX", name="Paclitaxel", colour="#ff0000", blind_label="A", control=False),
+    GroupInfo(
+        code="IVIG", name="Paclitaxel + IVIg", colour="#0000ff", blind_label="B", control=False
+    ),
+]
+TIMEPOINTS = [("baseline", -1), ("week 3", 21), ("week 4", 28)]
+LABELS = {day: label for label, day in TIMEPOINTS}
+COMPARISONS = [
+    {"reference": "VEH", "group": "PTX", "symbol": "#"},
+    {"reference": "PTX", "group": "IVIG", "symbol": "*"},
+]
+
+
+def stepwise_statistics(*, design, frame, assay, options, group_labels):
+    """What assay_statistics computes, through the public, validating stats functions and plain
+    pandas: the reference for its shortcuts (values validated and grouped once, counts summed
+    without a groupby)."""
+    labels = dict(group_labels) if group_labels else {g.code: g.code for g in design.groups}
+    if group_labels:
+        group_order = sorted(labels[g.code] for g in design.groups)
+    else:
+        group_order = [g.code for g in design.groups]
+    specs = [
+        {"reference": labels[c["reference"]], "group": labels[c["group"]], "symbol": c["symbol"]}
+        for c in design.comparisons
+    ]
+    frame = frame.assign(group=[labels.get(code, code) for code in frame["group"]])
+    out = frame["animal_status"].eq(Animal.Status.EXCLUDED)
+    left_out = frame.loc[out, ["animal", "day", "footpad"]].drop_duplicates()
+    if assay != "von_frey":
+        left_out = left_out.assign(footpad="").drop_duplicates()
+    frame = frame.loc[~out]
+    sums = frame.groupby("day")[list(STATE_COUNT_COLUMNS)].sum()
+    counts = pd.DataFrame(
+        [
+            (day, state, int(n))
+            for day, row in zip(sums.index, sums.itertuples(index=False), strict=True)
+            for state, n in zip(stats.STATES, row, strict=True)
+            if n
+        ],
+        columns=["day", "state", "n"],
+    )
+    values, excluded = stats.animal_values(
+        frame,
+        assay=assay,
+        footpads=FOOTPADS[options.footpads],
+        include_unverified=options.include_unverified,
+    )
+    excluded = pd.concat(
+        [excluded, left_out.assign(reason="animal excluded from the study")], ignore_index=True
+    ).sort_values(["day", "animal", "footpad"], kind="mergesort", ignore_index=True)
+    dropped = pd.DataFrame(columns=["animal", "reason"])
+    if options.outcome == "percent_baseline":
+        values, dropped = stats.percent_of_baseline(values, baseline_day=design.baseline_day)
+        dropped = dropped.loc[:, ["animal", "reason"]]
+    return {
+        "values": values,
+        "summary": stats.describe(values, group_order=group_order),
+        "comparisons": stats.compare(
+            values, specs, test=options.test, correction=options.correction
+        ),
+        "excluded": excluded,
+        "dropped": dropped,
+        "counts": counts,
+    }
+
+
+@st.composite
+def footpad_frames(draw, assay):
+    """Footpad frames as footpad_frames makes them: up to 10 animals in three groups, some
+    excluded, footpads missing a value or in a discrepancy or waiting for a second entry,
+    rows in any order."""
+    rows = []
+    for index in range(draw(st.integers(0, 10))):
+        group = draw(st.sampled_from([g.code for g in GROUPS]))
+        status = draw(st.sampled_from(["active"] * 6 + ["excluded", "dead"]))
+        for _, day in TIMEPOINTS:
+            if draw(st.integers(0, 5)) == 0:
+                continue  # not measured that day
+            for footpad in ("left", "right") if assay == "von_frey" else ("",):
+                slots = 10 if assay == "von_frey" else 3
+                disputed = draw(st.sampled_from([0] * 8 + [1]))
+                unverified = draw(st.sampled_from([0] * 6 + [2, slots - disputed]))
+                resolved = draw(st.sampled_from([0, 0, 1])) if slots > disputed + unverified else 0
+                verified = slots - disputed - unverified - resolved
+                worst = "disputed" if disputed else "unverified" if unverified else "verified"
+                value = math.nan if draw(st.integers(0, 10)) == 0 else draw(st.floats(0.5, 26))
+                rows.append(
+                    (f"R{index:02d}", group, LABELS[day], day, footpad)
+                    + (0, value, worst, status, verified, resolved, unverified, disputed)
+                )
+    if draw(st.booleans()):
+        rows = draw(st.permutations(rows))
+    frame = pd.DataFrame.from_records(rows, columns=FOOTPAD_COLUMNS)
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    st.data(),
+    st.sampled_from(["von_frey", "hot_plate"]),
+    st.builds(
+        StatsOptions,
+        test=st.sampled_from(["student", "welch"]),
+        correction=st.sampled_from(["none", "holm"]),
+        outcome=st.sampled_from(["raw", "percent_baseline"]),
+        footpads=st.sampled_from(["both", "left", "right"]),
+        include_unverified=st.booleans(),
+    ),
+    st.booleans(),
+)
+def test_assay_statistics_equal_the_stats_functions_step_by_step(data, assay, options, blinded):
+    frame = data.draw(footpad_frames(assay))
+    design = StudyDesign(
+        study=SimpleNamespace(slug="random"),
+        assays={},
+        groups=GROUPS,
+        timepoints=TIMEPOINTS,
+        comparisons=COMPARISONS,
+    )
+    labels = display_labels(design=design, blinded_view=blinded) if blinded else None
+    result = assay_statistics(
+        design=design, frame=frame, assay=assay, options=options, group_labels=labels
+    )
+    expected = stepwise_statistics(
+        design=design, frame=frame, assay=assay, options=options, group_labels=labels
+    )
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(getattr(result, name), table, check_exact=True, obj=name)

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from behavior import stats
@@ -992,3 +994,199 @@ def test_stats_document_of_no_readings_is_empty_but_valid():
     assert document["summary"] == [] and document["comparisons"] == []
     assert document["excluded"] == []
     json.dumps(document, allow_nan=False)
+
+
+# ------------------------------------------------------------------------------------------
+# Grouping by integer codes gives what pandas groupby on the text keys gives
+# ------------------------------------------------------------------------------------------
+
+# Bounded and reproducible, like the fuzz tests: the same examples on every run.
+EXAMPLES = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+THREE_COMPARISONS = [
+    {"reference": "VEH", "group": "PTX", "symbol": "#"},
+    {"reference": "PTX", "group": "IVIG", "symbol": "*"},
+    {"reference": "IVIG", "group": "VEH", "symbol": "$"},
+]
+
+
+def groupby_animal_values(readings, *, assay, footpads, include_unverified):
+    """``animal_values`` of valid readings written with pandas groupby on the text keys, as
+    the module first did it: the reference for its reduction by integer codes."""
+    text = dict.fromkeys(["animal", "group", "timepoint", "state", "footpad"], str)
+    frame = readings.fillna({"footpad": ""}).astype({**text, "day": "int64", "value": "float64"})
+    if assay == stats.VON_FREY:
+        frame = frame[frame["footpad"].isin(list(footpads))]
+    else:
+        frame = frame.assign(footpad="")
+    animal_rank = {code: rank for rank, code in enumerate(pd.unique(frame["animal"]))}
+    group_rank = {code: rank for rank, code in enumerate(pd.unique(frame["group"]))}
+    counted = {"verified", "resolved"} | ({"unverified"} if include_unverified else set())
+    problem = np.select(
+        [frame["state"].eq("disputed"), ~frame["state"].isin(counted), frame["value"].isna()],
+        [3, 2, 1],
+        default=0,
+    )
+    units = (
+        frame.assign(problem=problem)
+        .groupby(["animal", "group", "timepoint", "day", "footpad"], sort=False)
+        .agg(problem=("problem", "max"), value=("value", "mean"))
+        .reset_index()
+    )
+    bad = units["problem"] > 0
+    excluded = units.loc[bad, ["animal", "day", "footpad"]].assign(
+        reason=units.loc[bad, "problem"].map(
+            {1: "no value", 2: "not verified", 3: "open discrepancy"}
+        ),
+    )
+    excluded = excluded.assign(
+        _a=excluded["animal"].map(animal_rank), _f=excluded["footpad"].eq("right")
+    ).sort_values(["day", "_a", "_f"], kind="mergesort")
+    values = (
+        units.loc[~bad]
+        .groupby(["animal", "group", "timepoint", "day"], sort=False)["value"]
+        .mean()
+        .reset_index()
+    )
+    values = values.assign(
+        _g=values["group"].map(group_rank), _a=values["animal"].map(animal_rank)
+    ).sort_values(["day", "_g", "_a"], kind="mergesort")
+    return (
+        values.loc[:, list(stats.VALUE_COLUMNS)].reset_index(drop=True),
+        excluded.loc[:, list(stats.EXCLUDED_COLUMNS)].reset_index(drop=True),
+    )
+
+
+measured = st.floats(0.5, 26.0).map(lambda x: round(x, 2)) | st.floats(0.5, 26.0)
+
+
+@st.composite
+def random_readings(draw):
+    """Von Frey-shaped readings of up to 8 animals: several applications per footpad, values
+    missing now and then, every state, rows in order or shuffled."""
+    applications = draw(st.integers(1, 3))
+    days = draw(st.lists(st.sampled_from([-1, 21, 28]), min_size=1, max_size=3, unique=True))
+    rows = []
+    for index in range(draw(st.integers(0, 8))):
+        animal, group = f"A{index}", draw(st.sampled_from(["VEH", "PTX", "IVIG"]))
+        for day in days:
+            if draw(st.integers(0, 6)) == 0:
+                continue  # this animal was not measured that day
+            for side in ("left", "right"):
+                for application in range(1, applications + 1):
+                    value = math.nan if draw(st.integers(0, 12)) == 0 else draw(measured)
+                    state = draw(
+                        st.sampled_from(["verified"] * 5 + ["resolved", "unverified", "disputed"])
+                    )
+                    rows.append(
+                        (animal, group, TIMEPOINTS[day], day, side, application, value, state)
+                    )
+    if draw(st.booleans()):
+        rows = draw(st.permutations(rows))
+    return readings_frame(rows)
+
+
+@EXAMPLES
+@given(
+    random_readings(),
+    st.sampled_from(stats.ASSAYS),
+    st.sampled_from([("left", "right"), ("left",), ("right",)]),
+    st.booleans(),
+)
+def test_animal_values_equal_a_plain_groupby_on_random_readings(
+    readings, assay, footpads, include_unverified
+):
+    values, excluded = stats.animal_values(
+        readings, assay=assay, footpads=footpads, include_unverified=include_unverified
+    )
+    expected_values, expected_excluded = groupby_animal_values(
+        readings, assay=assay, footpads=footpads, include_unverified=include_unverified
+    )
+    # Exact: the per-footpad and per-animal means are pandas' own, summed in the same order.
+    pd.testing.assert_frame_equal(values, expected_values, check_exact=True)
+    pd.testing.assert_frame_equal(excluded, expected_excluded, check_exact=True)
+
+
+@st.composite
+def random_values(draw):
+    """Values frames with missing values, groups of one or none at a day and, now and then, a
+    second timepoint label on a day."""
+    rows = []
+    for index in range(draw(st.integers(0, 12))):
+        group = draw(st.sampled_from(["VEH", "PTX", "IVIG"]))
+        for day in draw(st.lists(st.sampled_from([-1, 21, 28]), max_size=3, unique=True)):
+            label = draw(st.sampled_from([TIMEPOINTS[day]] * 6 + ["extra"]))
+            value = math.nan if draw(st.integers(0, 8)) == 0 else draw(measured)
+            rows.append((f"A{index}", group, label, day, value))
+    if draw(st.booleans()):
+        rows = draw(st.permutations(rows))
+    return pd.DataFrame(rows, columns=list(stats.VALUE_COLUMNS))
+
+
+@EXAMPLES
+@given(
+    random_values(),
+    st.sampled_from(stats.TESTS),
+    st.sampled_from(stats.CORRECTIONS),
+    st.sampled_from([None, ["PTX", "VEH"]]),
+)
+def test_summary_and_comparisons_equal_describe_and_compare(values, test, correction, order):
+    summary, comparisons = stats.summary_and_comparisons(
+        values, THREE_COMPARISONS, group_order=order, test=test, correction=correction
+    )
+    pd.testing.assert_frame_equal(
+        summary, stats.describe(values, group_order=order), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        comparisons,
+        stats.compare(values, THREE_COMPARISONS, test=test, correction=correction),
+        check_exact=True,
+    )
+
+
+def test_summary_and_comparisons_refuse_bad_input_as_describe_then_compare_would():
+    repeated = values_frame([("a", "VEH", 21, 10.0), ("a", "VEH", 21, 11.0)])
+    with pytest.raises(ValueError, match=r"one value per animal and day; repeated: a \(day 21\)"):
+        stats.summary_and_comparisons(repeated, VEH_VS_PTX, group_order="VEH", test="z")
+    good = one_timepoint({"VEH": [10.0, 11.0], "PTX": [5.0, 6.0]})
+    with pytest.raises(ValueError, match="group_order must be a list of group codes"):
+        stats.summary_and_comparisons(good, VEH_VS_PTX, group_order="VEH", test="z")
+    with pytest.raises(ValueError, match="unknown test 'z'"):
+        stats.summary_and_comparisons(good, [{"reference": "VEH"}], test="z")
+    with pytest.raises(ValueError, match=r"comparisons\[0\] is missing group, symbol"):
+        stats.summary_and_comparisons(good, [{"reference": "VEH"}])
+
+
+def test_values_frame_checks_name_what_is_wrong():
+    two_groups = values_frame([("a", "VEH", -1, 10.0), ("a", "PTX", 21, 11.0)])
+    with pytest.raises(ValueError, match="each animal must belong to one group; in several: a"):
+        stats.describe(two_groups)
+    with pytest.raises(ValueError, match="values must be finite"):
+        stats.compare(values_frame([("a", "VEH", 21, np.inf)]), VEH_VS_PTX)
+    with pytest.raises(ValueError, match="column 'day' must hold whole numbers"):
+        stats.describe(values_frame([("a", "VEH", 21.5, 10.0)]))
+
+
+def test_to_records_gives_plain_python_values_and_none_where_a_number_is_undefined():
+    frame = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, np.inf],
+            "n": np.array([1, 2, 3], dtype=np.int64),
+            "ok": [True, False, True],
+            "label": ["a", None, "c"],
+            "mixed": [np.float64(2.5), np.int32(3), [np.int64(1), np.nan]],
+        }
+    )
+    records = stats.to_records(frame)
+    assert records == [
+        {"x": 1.5, "n": 1, "ok": True, "label": "a", "mixed": 2.5},
+        {"x": None, "n": 2, "ok": False, "label": None, "mixed": 3},
+        {"x": None, "n": 3, "ok": True, "label": "c", "mixed": [1, None]},
+    ]
+    assert [type(records[0][key]) for key in ("x", "n", "ok", "mixed")] == [float, int, bool, float]
+    assert type(records[1]["mixed"]) is int
