@@ -166,31 +166,38 @@ def group_means_figure(
             f"vs {row['reference']}: {_p_text(row.get(p_column))} ({row['marker']})"
         )
 
+    # Each group's rows by day, in one pass over plain lists rather than a sub-frame each.
+    by_group: dict[Any, list[tuple]] = {}
+    for row in zip(
+        summary["group"].tolist(),
+        summary["day"].tolist(),
+        summary["mean"].tolist(),
+        summary["sem"].tolist(),
+        summary["n"].tolist(),
+        summary["timepoint"].tolist(),
+        strict=True,
+    ):
+        by_group.setdefault(row[0], []).append(row)
     traces = []
     for index, group in enumerate(order):
-        rows = summary[summary["group"] == group].sort_values("day")
-        if rows.empty:
+        rows = sorted(by_group.get(group, []), key=lambda row: row[1])
+        if not rows:
             continue
         colour = _colour(colours, group, index)
-        sem = rows["sem"].fillna(0.0).tolist()
+        days = [int(day) for _, day, _, _, _, _ in rows]
+        sem = [0.0 if math.isnan(s) else float(s) for _, _, _, s, _, _ in rows]
+        ns = [int(n) for _, _, _, _, n, _ in rows]
         customdata = [
-            [
-                int(n),
-                0.0 if math.isnan(s) else float(s),
-                tp,
-                "<br>".join(hover_p.get((group, int(day)), [])),
-            ]
-            for n, s, tp, day in zip(
-                rows["n"], rows["sem"], rows["timepoint"], rows["day"], strict=True
-            )
+            [n, s, tp, "<br>".join(hover_p.get((group, day), []))]
+            for n, s, tp, day in zip(ns, sem, [r[5] for r in rows], days, strict=True)
         ]
         traces.append(
             {
                 "type": "scatter",
-                "x": rows["day"].tolist(),
-                "y": rows["mean"].tolist(),
+                "x": days,
+                "y": [float(mean) for _, _, mean, _, _, _ in rows],
                 "mode": "lines+markers",
-                "name": f"{names.get(group, group)} ({_n_text(rows['n'].tolist())})",
+                "name": f"{names.get(group, group)} ({_n_text(ns)})",
                 "legendgroup": group,
                 "line": {"color": colour, "width": 2},
                 "marker": {

@@ -217,10 +217,10 @@ def test_a_part_takes_a_fixed_number_of_queries(client, alice, part, django_asse
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     login(client, alice)
     client.get(part_url(small.slug, part, assay="von_frey", partial=1))
-    # session, user, study, membership; assays, groups, timepoints, comparisons; readings;
-    # the session's save in a savepoint (3)
+    # session, user, study, membership; assays, groups, timepoints, comparisons; sessions,
+    # animals, footpad summaries; the session's save in a savepoint (3)
     for study in (small, large):
-        with django_assert_num_queries(12):
+        with django_assert_num_queries(14):
             response = client.get(part_url(study.slug, part, assay="von_frey", partial=1))
         assert response.status_code == 200
 
@@ -233,11 +233,12 @@ def test_the_dashboard_takes_a_fixed_number_of_queries(client, alice, django_ass
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     login(client, alice)
     client.get(dashboard_url(small.slug))  # the session's first save is not part of the page
-    # session, user, study, membership; assays, groups, timepoints, comparisons; readings;
-    # animals; body weights; schedules; dose records; the session's save in a savepoint (3)
-    with django_assert_num_queries(16):
+    # session, user, study, membership; assays, groups, timepoints, comparisons; sessions,
+    # animals, footpad summaries; animals by group; body weights; schedules; dose records; the
+    # session's save in a savepoint (3)
+    with django_assert_num_queries(18):
         assert client.get(dashboard_url(small.slug)).status_code == 200
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(18):
         assert client.get(dashboard_url(large.slug)).status_code == 200
 
 
@@ -260,9 +261,9 @@ def test_the_stats_api_takes_a_fixed_number_of_queries(alice, django_assert_num_
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     api = APIClient()
     api.force_authenticate(alice)
-    # study, membership, assays; then the document's five
+    # study, membership, assays; then the document's seven
     for study in (small, large):
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(10):
             response = api.get(f"/api/studies/{study.slug}/stats/", {"assay": "von_frey"})
         assert response.status_code == 200
 
