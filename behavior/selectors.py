@@ -342,12 +342,35 @@ def slot_status(
 
     Three queries: the mean, values per experimenter, the number of animals measured.
     """
-    mean = Entry.objects.filter(
-        reading__session=session,
-        reading__animal=animal,
-        reading__footpad=footpad,
+    return slot_statuses(
+        session=session,
+        study_assay=study_assay,
+        animal=animal,
+        footpads=[footpad],
         experimenter=experimenter,
-    ).aggregate(mean=Avg("value"))["mean"]
+    )[footpad]
+
+
+def slot_statuses(
+    *,
+    session: MeasurementSession,
+    study_assay: StudyAssay,
+    animal: Animal,
+    footpads: list[str],
+    experimenter: str,
+) -> dict[str, SlotStatus]:
+    """:func:`slot_status` of several footpads of one animal, in the same three queries."""
+    means = dict(
+        Entry.objects.filter(
+            reading__session=session,
+            reading__animal=animal,
+            reading__footpad__in=footpads,
+            experimenter=experimenter,
+        )
+        .order_by()
+        .values_list("reading__footpad")
+        .annotate(mean=Avg("value"))
+    )
     counts = experimenter_counts(session=session)
     n_animals = Animal.objects.filter(_measured_in(session)).count()
     expected = n_animals * slots_per_animal(study_assay)
@@ -360,9 +383,15 @@ def slot_status(
         )
     else:
         visible = True
-    return SlotStatus(
-        footpad_mean=mean, entered=entered, expected=expected, agreement_visible=visible
-    )
+    return {
+        footpad: SlotStatus(
+            footpad_mean=means.get(footpad),
+            entered=entered,
+            expected=expected,
+            agreement_visible=visible,
+        )
+        for footpad in footpads
+    }
 
 
 def entry_of_slot(

@@ -383,16 +383,13 @@ def _entry_values(request, session, study_assay, payload: dict) -> JsonResponse:
     except ConflictError as exc:
         return _json_error(409, str(exc) or "A value was changed elsewhere: reload the page.")
     footpads = list(dict.fromkeys(data["footpad"] for data in cleaned))
-    statuses = {
-        footpad: selectors.slot_status(
-            session=session,
-            study_assay=study_assay,
-            animal=animal,
-            footpad=footpad,
-            experimenter=experimenter,
-        )
-        for footpad in footpads
-    }
+    statuses = selectors.slot_statuses(
+        session=session,
+        study_assay=study_assay,
+        animal=animal,
+        footpads=footpads,
+        experimenter=experimenter,
+    )
     status = statuses[footpads[-1]]
     return JsonResponse(
         {

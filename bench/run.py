@@ -459,7 +459,7 @@ def _measure(connection, tmpdir: Path, animals: int, runs: int, profile_name: st
                 "stats": lambda: stats_document(study),
                 "dashboard": lambda: dashboard_get(stats_client, dashboard_url),
                 "import": do_import,
-                "entry": do_entry,
+                "entry": lambda: do_entry(batch=True),
             }[profile_name]
         )
         return None

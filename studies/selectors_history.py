@@ -27,6 +27,14 @@ ALLOCATION_ENTITIES = frozenset({"group", "schedule", "comparison", "design", "a
 ALLOCATION_FIELDS = frozenset({"group", "agent", "allocation", "reference", "product", "dose"})
 
 
+def _shown(value: Any) -> Any:
+    """A value as the history shows it: a mapping, such as the values of an import's reading
+    by experimenter, as ``tech1: 10.2, tech2: 10.2``; anything else as it is."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_shown(item)}" for key, item in value.items())
+    return value
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One field of a change: its name and its value before and after (None when absent)."""
@@ -34,6 +42,14 @@ class FieldChange:
     name: str
     old: Any
     new: Any
+
+    @property
+    def old_shown(self) -> Any:
+        return _shown(self.old)
+
+    @property
+    def new_shown(self) -> Any:
+        return _shown(self.new)
 
 
 @dataclass
@@ -163,7 +179,8 @@ def reading_get(*, study: Study, pk: int) -> Reading | None:
 def reading_history(*, reading: Reading, sees_allocation: bool) -> ReadingHistory:
     """The full history of ``reading``: every experimenter's entry, every discrepancy with its
     resolution, and every audit record of the reading, its entries and its discrepancies,
-    oldest first (who, when, old → new, why, through what).
+    oldest first (who, when, old → new, why, through what). A reading created by an import has
+    one ``create`` record that holds its entries' values, in place of one record per entry.
 
     Three queries: the entries, the discrepancies with who resolved them, and the records with
     their users.

@@ -138,6 +138,30 @@ def test_a_footpads_values_are_saved_in_one_request(api, study, bob):
     assert row["means"]["left"] == pytest.approx(sum(values) / 10)
 
 
+def test_a_batch_costs_the_same_queries_for_two_values_and_for_twenty(api, study, bob, carol):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api.as_user(bob)
+    session_id = open_session(client, study)
+    batches = {
+        "R01": footpad_values([12.0]) + footpad_values([13.0], footpad="right"),
+        "R02": footpad_values([12.0] * 10) + footpad_values([13.0] * 10, footpad="right"),
+    }
+    for code, values in batches.items():
+        post_values(client, study, session_id, code, values)
+    client = api.as_user(carol)
+    post_values(client, study, session_id, "R03", footpad_values([9.0]))  # the first request
+    counts = {}
+    for code, values in batches.items():
+        with CaptureQueriesContext(connection) as captured:
+            response = post_values(client, study, session_id, code, values)
+        assert response.status_code == 201, response.content
+        counts[code] = len(captured)
+    assert counts["R01"] == counts["R02"]
+    assert Reading.objects.filter(state=Reading.State.VERIFIED).count() == 22
+
+
 def test_saving_the_same_values_again_changes_nothing(api, study, bob):
     client = api.as_user(bob)
     session_id = open_session(client, study)

@@ -404,6 +404,54 @@ def test_a_body_that_is_not_json_is_refused(client, study, bob):
     assert response.json()["message"] == "The request body is not JSON."
 
 
+def test_a_batch_answers_each_value_as_it_would_be_answered_alone(client, study, bob, carol):
+    session = open_session(study, bob)
+    r01, r02 = study.animals.get(code="R01"), study.animals.get(code="R02")
+    for animal in (r01, r02):
+        for application, value in ((1, 10.0), (2, 11.0), (3, 12.0)):
+            entry_save(
+                session=session,
+                animal=animal,
+                footpad="left",
+                application=application,
+                value=value,
+                experimenter="bob",
+                user=bob,
+            )
+        entry_save(
+            session=session,
+            animal=animal,
+            footpad="left",
+            application=3,
+            value=12.0,
+            experimenter="carol",
+            user=carol,
+        )
+    # Agreeing, disagreeing, already saved, new, and new then corrected.
+    values = [
+        {"footpad": "left", "application": 1, "value": 10.0},
+        {"footpad": "left", "application": 2, "value": 12.0},
+        {"footpad": "left", "application": 3, "value": 12.0},
+        {"footpad": "right", "application": 1, "value": 8.0},
+        {"footpad": "right", "application": 1, "value": 8.5},
+    ]
+    client.force_login(carol)
+    alone = [post_value(client, study, animal=r01.pk, **item).json() for item in values]
+
+    batch = post_value(client, study, animal=r02.pk, values=values).json()
+
+    fields = ("value", "behavior", "version", "state", "created", "changed")
+    assert [{k: r[k] for k in fields} for r in batch["results"]] == [
+        {k: r[k] for k in fields} for r in alone
+    ]
+    assert batch["footpad_means"] == {
+        "left": alone[2]["footpad_mean"],
+        "right": alone[4]["footpad_mean"],
+    }
+    assert batch["entered"] == alone[-1]["entered"] + 3  # left 1, left 2, right 1
+    assert Discrepancy.objects.filter(reading__animal=r02).count() == 1
+
+
 def test_a_stale_version_is_a_conflict_answered_with_the_stored_value(client, study, bob):
     open_session(study, bob)
     r01 = study.animals.get(code="R01")

@@ -3,14 +3,19 @@ repeat; the CSV and workbook readers; the ``import_readings`` command."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from behavior.models import Discrepancy, Entry, MeasurementSession, Reading
@@ -20,10 +25,19 @@ from behavior.readings_io import (
     readings_rows,
     write_readings_csv,
 )
-from behavior.services import ImportSummary, discrepancy_resolve, readings_import
+from behavior.services import (
+    BEHAVIOURS,
+    ImportSummary,
+    _RowWriter,
+    _summarise,
+    discrepancy_resolve,
+    readings_import,
+)
 from studies.errors import ImportProblems, StudyLocked
-from studies.models import Animal, ChangeRecord, Study
+from studies.models import Animal, ChangeRecord, Membership, Study
 from tests.factories import make_study
+from tests.fuzz.helpers import FUZZ, rolled_back
+from tests.fuzz.test_parsers_hypothesis import csv_bytes, readings_tables
 
 pytestmark = pytest.mark.django_db
 
@@ -83,16 +97,77 @@ def test_a_double_entered_footpad_is_imported_and_verified(study):
     ]
 
 
-def test_an_import_writes_a_change_record_for_every_entry(study):
-    readings_import(study=study, rows=csv_rows(*footpad_lines()), via="command")
-    records = ChangeRecord.objects.filter(entity="entry")
-    assert records.count() == 20
-    entry = Entry.objects.get(experimenter="tech2", reading__application=3)
-    record = records.get(object_id=entry.pk)
-    assert record.action == "create"
-    assert record.new == {"experimenter": "tech2", "value": 10.3, "behavior": ""}
-    assert record.via == "command"
+def test_an_import_writes_one_record_per_new_reading_holding_its_entries(study, bob):
+    Membership.objects.create(study=study, user=bob, role="technician")
+    readings_import(study=study, rows=csv_rows(*footpad_lines()), user=bob, via="upload")
+
+    records = ChangeRecord.objects.filter(entity="reading")
+    assert records.count() == 10
+    assert not ChangeRecord.objects.filter(entity="entry").exists()
     assert ChangeRecord.objects.filter(entity="session").count() == 1
+    reading = Reading.objects.get(application=3)
+    record = records.get(object_id=reading.pk)
+    assert (record.action, record.user, record.via, record.reason) == (
+        "create",
+        bob,
+        "upload",
+        "readings import",
+    )
+    assert record.old is None
+    assert record.new == {
+        "state": "verified",
+        "value": 10.3,
+        "behavior": "",
+        "entries": {"tech1": 10.3, "tech2": 10.3},
+    }
+
+
+def test_a_hot_plate_readings_record_holds_each_entrys_behaviour(study):
+    readings_import(
+        study=study,
+        rows=csv_rows("R01,21,hot_plate,,1,9.5,tech1,lick", "R02,21,hot_plate,,1,30,tech1,"),
+    )
+
+    new = {
+        r.object_id: r.new for r in ChangeRecord.objects.filter(entity="reading", action="create")
+    }
+    licked = Reading.objects.get(animal__code="R01")
+    cut_off = Reading.objects.get(animal__code="R02")
+    assert new[licked.pk] == {
+        "state": "verified",
+        "value": 9.5,
+        "behavior": "lick",
+        "entries": {"tech1": 9.5},
+        "behaviors": {"tech1": "lick"},
+    }
+    assert new[cut_off.pk] == {
+        "state": "verified",
+        "value": 30.0,
+        "behavior": "",
+        "entries": {"tech1": 30.0},
+    }
+
+
+def test_a_disputed_new_readings_record_holds_both_values_and_precedes_its_discrepancy(study):
+    lines = footpad_lines()
+    lines[13] = "R01,21,von_frey,left,4,14.0,tech2,"  # tech1 typed 10.4
+    readings_import(study=study, rows=csv_rows(*lines))
+
+    discrepancy = Discrepancy.objects.get()
+    records = ChangeRecord.objects.filter(
+        Q(entity="reading", object_id=discrepancy.reading_id)
+        | Q(entity="discrepancy", object_id=discrepancy.pk)
+    ).order_by("at", "id")
+    assert [(r.entity, r.action) for r in records] == [
+        ("reading", "create"),
+        ("discrepancy", "create"),
+    ]
+    assert records[0].new == {
+        "state": "disputed",
+        "value": None,
+        "behavior": "",
+        "entries": {"tech1": 10.4, "tech2": 14.0},
+    }
 
 
 def test_disagreeing_values_open_discrepancies(study):
@@ -129,8 +204,43 @@ def test_the_second_experimenter_can_arrive_in_a_later_file(study):
     assert set(Reading.objects.values_list("state", flat=True)) == {"verified"}
     reading = Reading.objects.get(application=1)
     assert reading.version == 2
-    record = ChangeRecord.objects.get(entity="reading", object_id=reading.pk)
+    created = ChangeRecord.objects.get(entity="reading", object_id=reading.pk, action="create")
+    assert created.new == {
+        "state": "unverified",
+        "value": None,
+        "behavior": "",
+        "entries": {"tech1": 10.1},
+    }
+    # The second file's entries join stored readings: each keeps a record of its own, and the
+    # reading's update record says how its counted value changed.
+    entry = Entry.objects.get(reading=reading, experimenter="tech2")
+    added = ChangeRecord.objects.get(entity="entry", object_id=entry.pk)
+    assert (added.action, added.new) == (
+        "create",
+        {"experimenter": "tech2", "value": 10.1, "behavior": ""},
+    )
+    assert ChangeRecord.objects.filter(entity="entry", action="create").count() == 10
+    record = ChangeRecord.objects.get(entity="reading", object_id=reading.pk, action="update")
     assert (record.old["value"], record.new["value"]) == (None, 10.1)
+    assert record.id > added.id
+
+
+def test_a_first_imports_totals_are_what_the_study_then_holds(study):
+    lines = footpad_lines() + footpad_lines(animal="R02", experimenters=("tech1",))
+    lines[13] = "R01,21,von_frey,left,4,14.0,tech2,"
+    summary = readings_import(study=study, rows=csv_rows(*lines, "R03,21,hot_plate,,1,9,tech1,"))
+
+    counted = ImportSummary(values=summary.values)
+    _summarise(study, counted, first=False)  # the three queries
+    assert (
+        (summary.study_values, summary.verified_sets, summary.open_discrepancies)
+        == (
+            counted.study_values,
+            counted.verified_sets,
+            counted.open_discrepancies,
+        )
+        == (31, 1, 1)
+    )
 
 
 # --- safe to repeat ------------------------------------------------------------------------------
@@ -370,6 +480,84 @@ def test_an_exported_study_imports_into_an_identical_one(study):
     assert content(copy) == content(study)
 
 
+def test_a_readings_table_serves_each_row_as_the_dict_of_its_cells():
+    table = parse_readings_csv("Animal, day ,,day,note\nR01,21,x,-1,long,extra\n\n , ,,,\nR02,7\n")
+
+    assert len(table) == 2
+    # A blank header's column is left out, of two columns named alike the second counts, a
+    # long row's extra cell has no column and a short row's missing cells are None.
+    assert list(table) == [
+        {"animal": "R01", "day": "-1", "note": "long", "_row": 2},
+        {"animal": "R02", "day": None, "note": None, "_row": 5},
+    ]
+    assert table[-1] == table[1] and table[:1] == [table[0]]
+    assert list(parse_readings_csv("")) == list(parse_readings_csv("animal,day\n")) == []
+
+
+def test_a_file_without_footpad_and_behaviour_columns_imports_its_hot_plate_rows(study):
+    rows = parse_readings_csv(
+        "animal,day,assay,application,value,experimenter\n"
+        "R01,21,hot_plate,1,9.5,tech1\n"
+        "R02,21,hot_plate,1,8,tech1\n"
+    )
+
+    summary = readings_import(study=study, rows=rows)
+
+    assert (summary.values, summary.verified_sets) == (2, 2)
+    assert sorted(Reading.objects.values_list("footpad", "value", "behavior")) == [
+        ("", 8.0, ""),
+        ("", 9.5, ""),
+    ]
+
+
+table_cells = st.sampled_from(["R01", "21", "-1", "von_frey", "left", "", " 2 ", "12.5"])
+tables = st.lists(st.lists(table_cells | st.text(max_size=6), max_size=10), min_size=1, max_size=6)
+
+
+@FUZZ
+@given(table=tables)
+def test_a_csv_is_read_into_the_rows_the_csv_module_gives_cell_by_cell(table):
+    out = io.StringIO()
+    csv.writer(out).writerows(table)
+    read = csv.reader(io.StringIO(out.getvalue(), newline=""))
+    cells = [[cell.strip() for cell in row] for row in read]
+    names = [name.lower() for name in cells[0]] if cells else []
+    expected = []
+    for number, row in enumerate(cells[1:], start=2):
+        if any(row):
+            padded = row + [None] * (len(names) - len(row))
+            expected.append(
+                {
+                    **{name: padded[i] for i, name in enumerate(names) if name},
+                    "_row": number,
+                }
+            )
+
+    assert list(parse_readings_csv(out.getvalue())) == expected
+
+
+@FUZZ
+@given(table=readings_tables())
+def test_a_table_and_the_same_rows_as_dicts_import_alike(study, bob, table):
+    Membership.objects.get_or_create(study=study, user=bob, defaults={"role": "technician"})
+    text = csv_bytes(table).decode()
+
+    def outcome(rows):
+        with rolled_back():
+            try:
+                summary = readings_import(study=study, rows=rows, user=bob)
+            except ImportProblems as exc:
+                return exc.problems
+            return summary, sorted(
+                Entry.objects.values_list(
+                    "reading__animal__code", "reading__application", "experimenter", "value"
+                )
+            )
+
+    table_rows = parse_readings_csv(text)
+    assert outcome(table_rows) == outcome([dict(row) for row in table_rows])
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 
@@ -438,6 +626,19 @@ def import_queries(animals: int) -> int:
     return len(queries)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sequences are PostgreSQL's")
+def test_ids_drawn_while_other_sessions_draw_too_are_the_imports_own():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Reading._meta.db_table])
+        (sequence,) = cursor.fetchone()
+        # Every other id goes elsewhere, as when other sessions draw between the import's.
+        cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 2")
+
+    ids = list(_RowWriter().ids(Reading, 5))
+
+    assert len(set(ids)) == 5 and ids == sorted(ids) and ids[-1] - ids[0] == 8
+
+
 def test_the_number_of_queries_of_an_import_does_not_grow_with_its_size():
     # Rows are checked in Python against dicts read once, and each table is written by one
     # executemany (2 animals: 80 values; 20 animals: 800 values).
@@ -466,3 +667,74 @@ def test_a_second_import_into_existing_sessions_also_keeps_its_number_of_queries
     with CaptureQueriesContext(connection) as second:
         readings_import(study=copy, rows=many)
     assert len(first) == len(second)
+
+
+# --- the audit records' JSON ---------------------------------------------------------------------
+
+
+names = st.text(min_size=1, max_size=12)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+behaviours = st.sampled_from(["", *sorted(BEHAVIOURS)])
+
+
+@FUZZ
+@given(
+    state=st.sampled_from(Reading.State.values),
+    value=st.none() | finite,
+    behavior=behaviours,
+    entries=st.lists(st.tuples(names, finite, behaviours), max_size=3, unique_by=lambda e: e[0]),
+)
+def test_a_new_readings_record_is_written_as_json_dumps_would_write_it(
+    state, value, behavior, entries
+):
+    state_of = {
+        "state": state,
+        "value": value,
+        "behavior": behavior,
+        "entries": {name: entry_value for name, entry_value, _ in entries},
+    }
+    if any(entry_behavior for _, _, entry_behavior in entries):
+        state_of["behaviors"] = {name: entry_behavior for name, _, entry_behavior in entries}
+    rows = [(name, entry_value, entry_behavior, 2) for name, entry_value, entry_behavior in entries]
+
+    text = _RowWriter().reading_json(state, value, behavior, rows)
+
+    assert text == json.dumps(state_of)
+
+
+@FUZZ
+@given(experimenter=names, value=finite, behavior=behaviours)
+def test_an_entrys_record_is_written_as_json_dumps_would_write_it(experimenter, value, behavior):
+    text = _RowWriter().entry_json(experimenter, value, behavior)
+
+    assert text == json.dumps({"experimenter": experimenter, "value": value, "behavior": behavior})
+
+
+def test_what_every_row_of_an_import_shares_is_stored_as_given(study, bob):
+    Membership.objects.create(study=study, user=bob, role="technician")
+    readings_import(study=study, rows=csv_rows(*footpad_lines()[:2]), user=bob, via="50% o'clock")
+
+    records = ChangeRecord.objects.all()
+    assert {(r.via, r.reason, r.user, r.study_id) for r in records} == {
+        ("50% o'clock", "readings import", bob, study.pk)
+    }
+    entries = Entry.objects.all()
+    assert {(e.entered_by, e.version, e.entered_at, e.updated_at) for e in entries} == {
+        (bob, 1, records[0].at, records[0].at)
+    }
+    assert {(r.version, r.updated_at) for r in Reading.objects.all()} == {(1, records[0].at)}
+
+
+def test_names_that_json_escapes_are_stored_and_read_back_intact(study):
+    lines = [
+        'R01,21,von_frey,left,1,12.0,"Zoë ""Z""\tTab\\",',
+        "R01,21,von_frey,left,1,12.0,Ann O'Neil,",
+    ]
+    readings_import(study=study, rows=csv_rows(*lines))
+
+    record = ChangeRecord.objects.get(entity="reading")
+    assert record.new["entries"] == {'Zoë "Z"\tTab\\': 12.0, "Ann O'Neil": 12.0}
+    assert set(Entry.objects.values_list("experimenter", flat=True)) == {
+        'Zoë "Z"\tTab\\',
+        "Ann O'Neil",
+    }

@@ -505,6 +505,202 @@ def test_entries_save_saves_nothing_when_one_value_is_bad(vf, r01, bob):
     assert not Reading.objects.exists()
 
 
+def _prepared(session, animal, bob, carol) -> None:
+    """bob's values of left 1 to 6; carol agrees on 3 and 5 and disagrees on 6."""
+    for application, value in enumerate([10.0, 11.0, 12.0, 13.0, 14.0, 15.0], start=1):
+        save(session, animal, bob, value, application=application)
+    for application, value in [(3, 12.0), (5, 14.0), (6, 9.0)]:
+        save(session, animal, carol, value, application=application)
+
+
+# carol's values: agreeing (left 1), disagreeing (left 2), a no-op (left 3), a new slot
+# (right 1) corrected further on, an edit of a verified value with its reason (left 5), an
+# edit that settles her disagreement (left 6, at the version she read).
+MIXED = [
+    {"footpad": "left", "application": 1, "value": 10.0},
+    {"footpad": "left", "application": 2, "value": 12.0},
+    {"footpad": "left", "application": 3, "value": 12.0},
+    {"footpad": "right", "application": 1, "value": 8.0},
+    {"footpad": "left", "application": 5, "value": 14.5, "reason": "re-read the sheet"},
+    {"footpad": "left", "application": 6, "value": 15.0, "expected_version": 1},
+    {"footpad": "right", "application": 1, "value": 8.5},
+]
+
+
+def _stored(animal) -> dict:
+    """What is stored for the animal, and its audit records in order, without row ids."""
+    slot = {
+        reading.pk: (reading.footpad, reading.application)
+        for reading in Reading.objects.filter(animal=animal)
+    }
+    entries = Entry.objects.filter(reading__animal=animal)
+    discrepancies = Discrepancy.objects.filter(reading__animal=animal)
+    row_of = {
+        "reading": slot,
+        "entry": {e.pk: (*slot[e.reading_id], e.experimenter) for e in entries},
+        "discrepancy": {d.pk: slot[d.reading_id] for d in discrepancies},
+    }
+    records = ChangeRecord.objects.filter(entity__in=row_of).order_by("id")
+    return {
+        "readings": sorted(
+            Reading.objects.filter(animal=animal).values_list(
+                "footpad", "application", "state", "value", "behavior", "version"
+            )
+        ),
+        "entries": sorted(
+            (*slot[e.reading_id], e.experimenter, e.value, e.behavior, e.version, e.entered_by_id)
+            for e in entries
+        ),
+        "discrepancies": sorted(
+            (
+                *slot[d.reading_id],
+                d.status,
+                d.values,
+                d.resolved_value,
+                d.reason,
+                d.note,
+                d.resolved_by_id,
+            )
+            for d in discrepancies
+        ),
+        "records": [
+            (r.entity, row_of[r.entity][r.object_id], r.action, r.old, r.new, r.reason, r.via)
+            for r in records
+            if r.object_id in row_of[r.entity]
+        ],
+    }
+
+
+def test_a_batch_stores_the_same_rows_and_audit_records_as_its_values_saved_one_by_one(
+    study, vf, bob, carol
+):
+    one_by_one, batch = study.animals.get(code="R01"), study.animals.get(code="R02")
+    for animal in (one_by_one, batch):
+        _prepared(vf, animal, bob, carol)
+
+    prepared = len(_stored(batch)["records"])
+
+    singles = [
+        entry_save(session=vf, animal=one_by_one, experimenter="carol", user=carol, **item)
+        for item in MIXED
+    ]
+    results = entries_save(
+        session=vf, animal=batch, values=MIXED, experimenter="carol", user=carol, via="page"
+    )
+
+    stored = _stored(batch)
+    assert stored == _stored(one_by_one)
+    assert [state for *_, state, value, behavior, version in stored["readings"]] == [
+        "verified",
+        "disputed",
+        "verified",
+        "unverified",
+        "disputed",
+        "verified",
+        "unverified",
+    ]
+    assert [record[:3] for record in stored["records"][prepared:]] == [
+        ("entry", ("left", 1, "carol"), "create"),
+        ("reading", ("left", 1), "update"),
+        ("entry", ("left", 2, "carol"), "create"),
+        ("discrepancy", ("left", 2), "create"),
+        ("entry", ("right", 1, "carol"), "create"),
+        ("entry", ("left", 5, "carol"), "update"),
+        ("reading", ("left", 5), "update"),
+        ("discrepancy", ("left", 5), "create"),
+        ("entry", ("left", 6, "carol"), "update"),
+        ("reading", ("left", 6), "update"),
+        ("discrepancy", ("left", 6), "update"),
+        ("entry", ("right", 1, "carol"), "update"),
+    ]
+    assert [(r.created, r.changed, r.entry.value, r.entry.version) for r in results] == [
+        (r.created, r.changed, r.entry.value, r.entry.version) for r in singles
+    ]
+    assert [r.reading.state for r in results] == [r.reading.state for r in singles]
+
+
+def test_a_refused_value_refuses_the_batch_with_the_reason_a_single_save_gives(
+    study, vf, bob, carol
+):
+    one_by_one, batch = study.animals.get(code="R01"), study.animals.get(code="R02")
+    for animal in (one_by_one, batch):
+        _prepared(vf, animal, bob, carol)
+    before = _stored(batch)
+    # carol changes her verified value of left 3 without saying why.
+    values = [*MIXED[:2], {"footpad": "left", "application": 3, "value": 12.4}, *MIXED[3:]]
+
+    with pytest.raises(ValidationError) as single:
+        entry_save(session=vf, animal=one_by_one, experimenter="carol", user=carol, **values[2])
+    with pytest.raises(ValidationError) as caught:
+        entries_save(session=vf, animal=batch, values=values, experimenter="carol", user=carol)
+
+    assert caught.value.message_dict == {"values[2].reason": single.value.message_dict["reason"]}
+    assert _stored(batch) == before
+
+
+def test_a_batch_names_every_refused_value_however_it_is_refused(vf, r01, bob, carol, alice):
+    save(vf, r01, bob, 12.0, application=1)
+    save(vf, r01, carol, 12.0, application=1)
+    values = [
+        {"footpad": "left", "application": 1, "value": 12.0},  # a third experimenter
+        {"footpad": "left", "application": 2, "value": 40},
+        {"footpad": "left", "application": 3, "value": 12.0},
+    ]
+    with pytest.raises(ValidationError) as caught:
+        entries_save(session=vf, animal=r01, values=values, experimenter="alice", user=alice)
+    assert set(caught.value.message_dict) == {"values[0].experimenter", "values[1].value"}
+    assert not Entry.objects.filter(experimenter="alice").exists()
+    assert not Reading.objects.filter(application=3).exists()
+
+
+def test_a_stale_version_in_a_batch_is_a_conflict_and_saves_nothing(vf, r01, bob):
+    save(vf, r01, bob, 12.0, application=1)
+    save(vf, r01, bob, 12.5, application=1)  # version 2
+    values = [
+        {"footpad": "left", "application": 2, "value": 13.0},
+        {"footpad": "left", "application": 1, "value": 11.0, "expected_version": 1},
+    ]
+    with pytest.raises(ConflictError):
+        entries_save(session=vf, animal=r01, values=values, experimenter="bob", user=bob)
+    assert list(Entry.objects.values_list("value", flat=True)) == [12.5]
+
+
+def test_a_save_that_meets_a_reading_created_meanwhile_is_saved_under_it(
+    monkeypatch, vf, r01, bob, carol
+):
+    """Two saves found the slot empty; carol's committed first: bob's insert of the reading
+    fails on the unique slot, and his save runs again under carol's reading."""
+    from behavior import services
+
+    save(vf, r01, carol, 12.0)
+    real = services._slots_locked
+    calls = []
+
+    def found_empty_the_first_time(ctx, items):
+        slots = real(ctx, items)
+        calls.append(len(calls) + 1)
+        if len(calls) == 1:
+            for footpad, application in list(slots):
+                reading = Reading(
+                    session=ctx.session,
+                    animal=ctx.animal,
+                    assay=ctx.session.assay,
+                    footpad=footpad,
+                    application=application,
+                )
+                slots[(footpad, application)] = services._SlotWork(
+                    reading=reading, entries=[], created=True
+                )
+        return slots
+
+    monkeypatch.setattr(services, "_slots_locked", found_empty_the_first_time)
+    result = save(vf, r01, bob, 12.0)
+
+    assert calls == [1, 2]
+    assert result.created and result.reading.state == Reading.State.VERIFIED
+    assert Reading.objects.get().entries.count() == 2
+
+
 # --- locks -------------------------------------------------------------------------------------
 
 

@@ -8,10 +8,13 @@ every summary with the same reduction computed from the readings by the ORM.
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.db.models import Avg, Count, Q
 
 from behavior.models import Discrepancy, FootpadSummary, Reading
@@ -23,6 +26,7 @@ from behavior.services import (
     readings_import,
     session_open,
 )
+from behavior.summaries import footpad_summaries_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +197,62 @@ def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, 
     FootpadSummary.objects.update(mean=1.0)
     call_command("refresh_summaries", stdout=io.StringIO())
     assert stored() == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice, bob, carol):
+    """Two experimenters save different footpads of one animal at the same moment: on
+    PostgreSQL the second refresh must wait for the first transaction and then see its rows,
+    or it fails on the unique summary or leaves the first one's values out. (SQLite lets one
+    writer in at a time: there is nothing to race.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: the race exists only on PostgreSQL")
+    session = session_open(
+        study=study, timepoint=study.timepoints.get(day=21), assay="von_frey", user=alice
+    )
+    animal = study.animals.get(code="R01")
+    save(session, animal, bob, 10.0, footpad="left")
+    save(session, animal, bob, 10.0, footpad="right")
+    left, right = (
+        Reading.objects.get(session=session, animal=animal, footpad=footpad)
+        for footpad in ("left", "right")
+    )
+    first_refreshed = threading.Event()
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                Reading.objects.filter(pk=left.pk).update(value=12.0, state="verified")
+                footpad_summaries_refresh(session=session, animals=[animal.pk])
+                first_refreshed.set()
+                time.sleep(0.5)  # still uncommitted while the second refreshes
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            first_refreshed.set()
+            connection.close()
+
+    def second():
+        try:
+            first_refreshed.wait(timeout=30)
+            with transaction.atomic():
+                Reading.objects.filter(pk=right.pk).update(value=14.0, state="verified")
+                footpad_summaries_refresh(session=session, animals=[animal.pk])
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert_in_step()
+    assert sorted(FootpadSummary.objects.values_list("footpad", "mean", "n_verified")) == [
+        ("left", 12.0, 1),
+        ("right", 14.0, 1),
+    ]

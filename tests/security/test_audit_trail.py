@@ -37,6 +37,26 @@ def scn(study, alice, bob, carol):
     return scenario.build(study, pi=alice, first=bob, second=carol)
 
 
+def entries_without_a_record() -> set[int]:
+    """Entries whose creation no record holds: neither a ``create`` record of their own (at
+    the bench, in the API, or joining a stored reading in an import) nor their reading's
+    ``create`` record of an import naming their experimenter, value and behaviour."""
+    creates = ChangeRecord.objects.filter(action="create")
+    own = set(creates.filter(entity="entry").values_list("object_id", flat=True))
+    held = set()
+    for reading_id, new in creates.filter(entity="reading").values_list("object_id", "new"):
+        behaviors = new.get("behaviors", {})
+        for experimenter, value in new.get("entries", {}).items():
+            held.add((reading_id, experimenter, value, behaviors.get(experimenter, "")))
+    return {
+        pk
+        for pk, *entry in Entry.objects.values_list(
+            "pk", "reading_id", "experimenter", "value", "behavior"
+        )
+        if pk not in own and tuple(entry) not in held
+    }
+
+
 def last_record(study: Study, entity: str, **filters) -> ChangeRecord:
     record = ChangeRecord.objects.filter(study=study, entity=entity, **filters).first()
     assert record is not None, f"no {entity} record with {filters}"
@@ -235,7 +255,7 @@ def _readings_csv(tmp_path: Path, rows: list[str]) -> Path:
     return path
 
 
-def test_import_readings_writes_a_record_for_every_entry_and_discrepancy(tmp_path, study):
+def test_import_readings_writes_a_record_for_every_value_and_discrepancy(tmp_path, study):
     path = _readings_csv(
         tmp_path,
         [
@@ -249,18 +269,32 @@ def test_import_readings_writes_a_record_for_every_entry_and_discrepancy(tmp_pat
 
     call_command("import_readings", study.slug, str(path))
 
-    entries = set(Entry.objects.values_list("pk", flat=True))
-    recorded = set(
-        ChangeRecord.objects.filter(study=study, entity="entry", action="create").values_list(
+    assert Entry.objects.count() == 5
+    assert entries_without_a_record() == set()
+    readings = set(Reading.objects.values_list("pk", flat=True))
+    created = set(
+        ChangeRecord.objects.filter(study=study, entity="reading", action="create").values_list(
             "object_id", flat=True
         )
     )
-    assert entries and recorded == entries
+    assert readings and created == readings
     discrepancy = Discrepancy.objects.get()
     record = last_record(study, "discrepancy", object_id=discrepancy.pk, action="create")
     assert record.new["values"] == {"ann": 10.0, "ben": 14.0}
     kept = ChangeRecord.objects.filter(study=study)
     assert set(kept.values_list("via", "reason")) == {("command", "readings import")}
+
+
+def test_a_second_import_records_each_entry_it_adds_to_a_stored_value(tmp_path, study):
+    for line in ("R01,21,von_frey,left,1,12.0,ann", "R01,21,von_frey,left,1,12.0,ben"):
+        call_command("import_readings", study.slug, str(_readings_csv(tmp_path, [line])))
+
+    added = Entry.objects.get(experimenter="ben")
+    record = last_record(study, "entry", object_id=added.pk, action="create")
+    assert record.new == {"experimenter": "ben", "value": 12.0, "behavior": ""}
+    assert entries_without_a_record() == set()
+    counted = last_record(study, "reading", object_id=added.reading_id, action="update")
+    assert (counted.old["state"], counted.new["state"]) == ("unverified", "verified")
 
 
 def test_the_upload_page_writes_records_with_who_uploaded(client, study, bob):
@@ -272,9 +306,9 @@ def test_the_upload_page_writes_records_with_who_uploaded(client, study, bob):
         {"file": SimpleUploadedFile("r.csv", text.encode(), content_type="text/csv")},
     )
 
-    entry = Entry.objects.get()
-    record = last_record(study, "entry", object_id=entry.pk, action="create")
-    assert (record.user, record.via, record.new["value"]) == (bob, "upload", 7.5)
+    reading = Entry.objects.get().reading
+    record = last_record(study, "reading", object_id=reading.pk, action="create")
+    assert (record.user, record.via, record.new["entries"]) == (bob, "upload", {"x": 7.5})
 
 
 def test_import_study_writes_a_record_for_every_row_it_creates_and_changes(tmp_path, study, alice):
@@ -309,7 +343,7 @@ def test_load_demo_writes_a_record_for_every_row_of_research_data(db):
     call_command("load_demo")
 
     for model, entity in (
-        (Entry, "entry"),
+        (Reading, "reading"),
         (DoseRecord, "dose"),
         (BodyWeight, "weight"),
         (Animal, "animal"),
@@ -323,6 +357,7 @@ def test_load_demo_writes_a_record_for_every_row_of_research_data(db):
         )
         assert ids <= recorded, f"{entity}: {len(ids - recorded)} rows without a record"
     assert Entry.objects.exists()
+    assert entries_without_a_record() == set()
 
 
 def test_the_study_member_command_is_kept(study, eve):
@@ -461,6 +496,72 @@ def test_the_history_of_a_session_holds_its_values_and_nothing_else(client, scn,
 
     assert {i.record.entity for i in items} == {"session", "entry", "reading"}
     assert all(i.record.entity != "dose" for i in items)
+
+
+def _upload(client, study, user, lines: list[str]) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    text = "animal,day,assay,footpad,application,value,experimenter,behavior\n"
+    text += "\n".join(lines) + "\n"
+    response = as_user(client, user).post(
+        reverse("behavior:upload", args=[study.slug]),
+        {"file": SimpleUploadedFile("r.csv", text.encode(), content_type="text/csv")},
+    )
+    assert response.status_code == 302, response.content
+
+
+def test_the_history_of_an_imported_value_shows_who_imported_it_when_how_and_the_values(
+    client, study, alice, bob
+):
+    _upload(
+        client,
+        study,
+        bob,
+        ["R01,21,von_frey,left,1,12.5,ann,", "R01,21,von_frey,left,1,12.5,ben,"],
+    )
+    reading = Reading.objects.get()
+    url = reverse("studies:reading_history", args=[study.slug, reading.pk])
+
+    response = as_user(client, alice).get(url)
+
+    items = response.context["items"]
+    record = items[0].record
+    assert [(i.record.entity, i.record.action) for i in items] == [("reading", "create")]
+    assert (record.user, record.via, record.reason) == (bob, "upload", "readings import")
+    assert timezone.now() - record.at < dt.timedelta(minutes=1)
+    shown = {f.name: f.new_shown for f in items[0].fields}
+    assert shown == {
+        "state": "verified",
+        "value": 12.5,
+        "behavior": "",
+        "entries": "ann: 12.5, ben: 12.5",
+    }
+    html = response.content.decode()
+    assert "ann: 12.5, ben: 12.5" in html
+    assert timezone.localtime(record.at).strftime("%Y-%m-%d %H:%M:%S") in html
+    assert all(text in html for text in ("bob", "upload", "readings import"))
+
+
+def test_the_history_of_an_imported_session_finds_every_value_of_it(client, study, alice, bob):
+    _upload(
+        client,
+        study,
+        bob,
+        [
+            "R01,21,hot_plate,,1,8.5,ann,lick",
+            "R02,21,hot_plate,,1,9.5,ann,",
+            "R03,-1,hot_plate,,1,7,ann,",
+        ],
+    )
+    session = MeasurementSession.objects.get(timepoint__day=21)
+    url = reverse("studies:history", args=[study.slug]) + f"?session={session.pk}"
+
+    items = as_user(client, alice).get(url).context["items"]
+
+    readings = Reading.objects.filter(session=session).values_list("pk", flat=True)
+    assert sorted((i.record.entity, i.record.object_id) for i in items) == sorted(
+        [("session", session.pk), *[("reading", pk) for pk in readings]]
+    )
 
 
 @pytest.mark.parametrize("who", ["bob", "dave"])
