@@ -217,6 +217,26 @@ def _by_day(rows: list[dict]) -> list[dict]:
 DASHBOARD_PARTS = ("curves", "models")
 
 
+def _one_assay(request, *, study, design, blinded_view: bool):
+    """``(assay, options, statistics)`` of the assay and options in the query string, or a
+    400 answer naming each bad parameter."""
+    form = StatsOptionsForm(request.GET, assays=list(design.assays), require_assay=True)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    assay = form.cleaned_data["assay"]
+    options = form.options()
+    labels = analysis.display_labels(design=design, blinded_view=blinded_view)
+    result = analysis.assay_statistics(
+        design=design,
+        frame=analysis.footpad_frame(study=study, assay=assay),
+        assay=assay,
+        options=options,
+        group_labels=labels if blinded_view else None,
+    )
+    return assay, options, result
+
+
 @login_required
 @require_GET
 def dashboard_part(request, slug: str, part: str):
@@ -231,20 +251,11 @@ def dashboard_part(request, slug: str, part: str):
             "Per-animal curves are hidden in a blinded study until it is unblinded."
         )
     design = analysis.study_design(study=study)
-    form = StatsOptionsForm(request.GET, assays=list(design.assays), require_assay=True)
-    if not form.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
-        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
-    assay = form.cleaned_data["assay"]
-    options = form.options()
-    labels, colours, names = _legend(design, blinded_view=blinded_view)
-    result = analysis.assay_statistics(
-        design=design,
-        frame=analysis.footpad_frame(study=study, assay=assay),
-        assay=assay,
-        options=options,
-        group_labels=labels if blinded_view else None,
-    )
+    computed = _one_assay(request, study=study, design=design, blinded_view=blinded_view)
+    if isinstance(computed, HttpResponse):
+        return computed
+    assay, options, result = computed
+    _, colours, names = _legend(design, blinded_view=blinded_view)
     context = {
         "study": study,
         "part": part,
@@ -296,19 +307,10 @@ def dashboard_csv(request, slug: str):
     study, role = study_for(user=request.user, slug=slug)
     blinded_view = not sees_allocation(role=role, study=study)
     design = analysis.study_design(study=study)
-    form = StatsOptionsForm(request.GET, assays=list(design.assays), require_assay=True)
-    if not form.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
-        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
-    assay = form.cleaned_data["assay"]
-    labels = analysis.display_labels(design=design, blinded_view=blinded_view)
-    result = analysis.assay_statistics(
-        design=design,
-        frame=analysis.footpad_frame(study=study, assay=assay),
-        assay=assay,
-        options=form.options(),
-        group_labels=labels if blinded_view else None,
-    )
+    computed = _one_assay(request, study=study, design=design, blinded_view=blinded_view)
+    if isinstance(computed, HttpResponse):
+        return computed
+    assay, _, result = computed
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = dt.date.today().isoformat()
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-{assay}-{stamp}.csv"'
