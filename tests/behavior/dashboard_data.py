@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
+
 from behavior.models import MeasurementSession, Reading
 from behavior.summaries import footpad_summaries_refresh
 from studies.models import Animal, BodyWeight, DoseRecord, Study, Timepoint
@@ -69,27 +71,35 @@ def add_von_frey(
                         state=slot_state,
                     )
                 )
-    Reading.objects.bulk_create(rows)
-    # Readings written directly, as no service would: their summaries are refreshed here.
-    footpad_summaries_refresh(session=session)
+    _write(session, rows)
+
+
+def _write(session, rows: list[Reading]) -> None:
+    """Readings written directly, as no service would, and their summaries refreshed in the
+    same transaction, as every service does."""
+    with transaction.atomic():
+        Reading.objects.bulk_create(rows)
+        footpad_summaries_refresh(session=session)
 
 
 def add_hot_plate(study: Study, *, day: int, values: dict[str, float], state="verified") -> None:
     session = session_for(study, day=day, assay="hot_plate")
     animals = {a.code: a for a in Animal.objects.filter(study=study, code__in=list(values))}
-    Reading.objects.bulk_create(
-        Reading(
-            session=session,
-            animal=animals[code],
-            assay="hot_plate",
-            footpad="",
-            application=1,
-            value=value,
-            state=state,
-        )
-        for code, value in values.items()
+    _write(
+        session,
+        [
+            Reading(
+                session=session,
+                animal=animals[code],
+                assay="hot_plate",
+                footpad="",
+                application=1,
+                value=value,
+                state=state,
+            )
+            for code, value in values.items()
+        ],
     )
-    footpad_summaries_refresh(session=session)
 
 
 def sleep_study(**kwargs) -> Study:
