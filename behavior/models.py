@@ -231,7 +231,7 @@ class FootpadSummary(models.Model):
 
     Derived from the readings, never entered: every service that writes readings refreshes the
     rows of the animals it touched in the same transaction
-    (:func:`behavior.summaries.footpad_summaries_refresh`), so that the statistics read a row
+    (:func:`behavior.summaries.summaries_refresh`), so that the statistics read a row
     per footpad instead of aggregating every slot of the study on each request.
     ``manage.py refresh_summaries`` rebuilds them from the readings.
     """
@@ -260,5 +260,30 @@ class FootpadSummary(models.Model):
                 & Q(slots=F("n_verified") + F("n_resolved") + F("n_unverified") + F("n_disputed")),
                 name="footpadsummary_counts_add_up",
                 violation_error_message="A summary's state counts must add up to its slots.",
+            ),
+        ]
+
+
+class EntryTally(models.Model):
+    """How many values one experimenter has entered for one animal in one session.
+
+    Derived from the entries, never entered, and kept in step with them as
+    :class:`FootpadSummary` is (:func:`behavior.summaries.summaries_refresh`). Blind double
+    entry shows agreement only once both experimenters have entered the whole session, which
+    every save must answer: counting the session's entries through their readings grows with
+    the study, a few hundred tallies do not.
+    """
+
+    session = models.ForeignKey(MeasurementSession, on_delete=models.CASCADE, related_name="+")
+    animal = models.ForeignKey(Animal, on_delete=models.CASCADE, related_name="+")
+    experimenter = models.CharField(max_length=150)
+    entries = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "animal", "experimenter"],
+                name="entrytally_one_per_experimenter",
+                violation_error_message="This experimenter already has a tally for this animal.",
             ),
         ]

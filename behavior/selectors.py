@@ -11,10 +11,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, Prefetch, Q
+from django.db.models import Avg, Count, Prefetch, Q, Sum
 
-from behavior.models import Discrepancy, Entry, MeasurementSession, Reading
+from behavior.models import (
+    Discrepancy,
+    Entry,
+    EntryTally,
+    FootpadSummary,
+    MeasurementSession,
+    Reading,
+)
 from studies.models import Animal, Study, StudyAssay, Timepoint
+
+# The reading states a footpad summary counts, each in its ``n_<state>`` column.
+READING_STATES = tuple(Reading.State.values)
 
 # ---------------------------------------------------------------------------------------------
 # Building blocks
@@ -81,11 +91,12 @@ def animal_label(animal: Animal, *, show_groups: bool, blinded: bool) -> str:
 
 
 def experimenter_counts(*, session: MeasurementSession) -> dict[str, int]:
-    """How many values each experimenter has entered in the session."""
+    """How many values each experimenter has entered in the session, from the entry tallies
+    (a row per animal and experimenter) rather than the session's entries."""
     rows = (
-        Entry.objects.filter(reading__session=session)
+        EntryTally.objects.filter(session=session)
         .values("experimenter")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("entries"))
         .order_by("experimenter")
     )
     return {row["experimenter"]: row["n"] for row in rows}
@@ -126,8 +137,9 @@ def sessions_overview(*, study: Study) -> list[SessionRow]:
     """Every timepoint × configured assay of the study, with its session (or None if not yet
     opened) and progress: values entered per experimenter and readings per state.
 
-    Five queries whatever the size of the study: timepoints, assays, active animals, sessions,
-    reading states, entries per experimenter (the last two grouped in the database).
+    Six queries whatever the size of the study: timepoints, assays, active animals, sessions,
+    reading states and entries per experimenter (the last two summed from the footpad
+    summaries and entry tallies, not counted over every slot).
     """
     timepoints = list(Timepoint.objects.filter(study=study).order_by("day"))
     assays = list(StudyAssay.objects.filter(study=study).order_by("assay"))
@@ -136,21 +148,21 @@ def sessions_overview(*, study: Study) -> list[SessionRow]:
         (s.timepoint_id, s.assay): s for s in MeasurementSession.objects.filter(study=study)
     }
     states: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in (
-        Reading.objects.filter(session__study=study)
-        .values("session_id", "state")
-        .annotate(n=Count("id"))
+    for session_id, *counts in (
+        FootpadSummary.objects.filter(session__study=study)
+        .values_list("session_id")
+        .annotate(*(Sum(f"n_{state}") for state in READING_STATES))
         .order_by()
     ):
-        states[row["session_id"]][row["state"]] = row["n"]
+        states[session_id] = {s: n for s, n in zip(READING_STATES, counts, strict=True) if n}
     entered: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in (
-        Entry.objects.filter(reading__session__study=study)
-        .values("reading__session_id", "experimenter")
-        .annotate(n=Count("id"))
+    for session_id, experimenter, n in (
+        EntryTally.objects.filter(session__study=study)
+        .values_list("session_id", "experimenter")
+        .annotate(Sum("entries"))
         .order_by("experimenter")
     ):
-        entered[row["reading__session_id"]][row["experimenter"]] = row["n"]
+        entered[session_id][experimenter] = n
     rows = []
     for timepoint in timepoints:
         for study_assay in assays:

@@ -48,7 +48,7 @@ from django.utils import timezone
 
 from behavior.models import BEHAVIOUR_VALUES, Discrepancy, Entry, MeasurementSession, Reading
 from behavior.readings_io import ReadingsTable, cycle_collection_paused
-from behavior.summaries import footpad_summaries_rebuild, footpad_summaries_refresh
+from behavior.summaries import summaries_rebuild, summaries_refresh
 from studies.access import RECORD, RESOLVE, can, role_in_study
 from studies.errors import ConflictError, ImportProblems, StudyLocked
 from studies.models import Animal, Assay, ChangeRecord, Study, StudyAssay, Timepoint
@@ -600,7 +600,7 @@ def _entries_save(
     if readings_written:
         # The summaries are made of the readings only: an edit that leaves its reading as it
         # was changes none.
-        footpad_summaries_refresh(session=ctx.session, animals=[ctx.animal.pk])
+        summaries_refresh(session=ctx.session, animals=[ctx.animal.pk])
     return [results[index] for index in sorted(results)]
 
 
@@ -1074,7 +1074,7 @@ def discrepancy_resolve(
             ),
         ]
     )
-    footpad_summaries_refresh(session=session, animals=[reading.animal_id])
+    summaries_refresh(session=session, animals=[reading.animal_id])
     return discrepancy
 
 
@@ -1439,7 +1439,7 @@ def readings_import(
     writer.insert(
         ChangeRecord, ["entity", "object_id", "action", "old", "new"], changes, same=record_same
     )
-    footpad_summaries_rebuild(sessions={session_of[key] for key in touched})
+    summaries_rebuild(sessions={session_of[key] for key in touched})
     _summarise(study, summary, first=first)
     return summary
 

@@ -1,11 +1,13 @@
-"""Per-footpad summaries of the readings, kept in step with them.
+"""Summaries of the readings and entries, kept in step with them.
 
 A large study has tens of thousands of value slots, and the statistics need only one number per
-footpad and session (the mean of its applications) and how many of its slots are in each state.
-:func:`footpad_summaries_refresh` recomputes those rows from the readings of the animals a write
-touched (the animals' rows locked, one DELETE, one INSERT ... SELECT); every service that writes
-readings calls it in its own transaction, so a summary is never seen out of step with its
-readings.
+footpad and session (the mean of its applications) and how many of its slots are in each state
+(:class:`~behavior.models.FootpadSummary`); blind double entry needs only how many values each
+experimenter has entered in a session (:class:`~behavior.models.EntryTally`).
+:func:`summaries_refresh` recomputes both from the readings and entries of the animals a write
+touched (the animals' rows locked, then a DELETE and an INSERT ... SELECT per table); every
+service that writes readings or entries calls it in its own transaction, so a summary is never
+seen out of step with what it summarises.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
-from behavior.models import FootpadSummary, MeasurementSession, Reading
+from behavior.models import Entry, EntryTally, FootpadSummary, MeasurementSession, Reading
 from studies.models import Animal
 
 _COUNTS = ", ".join(
@@ -23,15 +25,28 @@ _COUNTS = ", ".join(
 )
 
 
-def _insert_select(where: str) -> str:
-    summary = connection.ops.quote_name(FootpadSummary._meta.db_table)
-    reading = connection.ops.quote_name(Reading._meta.db_table)
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _summarise(where: str) -> str:
+    """The footpad summaries of the readings that ``where`` selects."""
     return (
-        f"INSERT INTO {summary} (session_id, animal_id, assay, footpad, slots, with_value, mean, "
-        "n_verified, n_resolved, n_unverified, n_disputed) "
+        f"INSERT INTO {_table(FootpadSummary)} (session_id, animal_id, assay, footpad, slots, "
+        "with_value, mean, n_verified, n_resolved, n_unverified, n_disputed) "
         f"SELECT session_id, animal_id, assay, footpad, COUNT(*), COUNT(value), AVG(value), "
-        f"{_COUNTS} FROM {reading} WHERE {where} "
+        f"{_COUNTS} FROM {_table(Reading)} WHERE {where} "
         "GROUP BY session_id, animal_id, assay, footpad"
+    )
+
+
+def _tally(where: str) -> str:
+    """The entry tallies of the readings that ``where`` selects (columns of the reading)."""
+    return (
+        f"INSERT INTO {_table(EntryTally)} (session_id, animal_id, experimenter, entries) "
+        f"SELECT r.session_id, r.animal_id, e.experimenter, COUNT(*) "
+        f"FROM {_table(Entry)} e JOIN {_table(Reading)} r ON r.id = e.reading_id "
+        f"WHERE {where} GROUP BY r.session_id, r.animal_id, e.experimenter"
     )
 
 
@@ -46,47 +61,61 @@ def _lock(animals) -> None:
     list(animals.order_by("pk").select_for_update().values_list("pk", flat=True))
 
 
-def footpad_summaries_refresh(
+def _write(where: str, params: list, *, prefixed_where: str) -> int:
+    """Insert the summaries and tallies of what ``where`` selects; the summary rows written."""
+    with connection.cursor() as cursor:
+        cursor.execute(_summarise(where), params)
+        written = cursor.rowcount
+        cursor.execute(_tally(prefixed_where), params)
+    return written
+
+
+def summaries_refresh(
     *, session: MeasurementSession | int, animals: Iterable[int] | None = None
 ) -> None:
-    """Recompute the summaries of ``animals`` (ids; all animals when ``None``) in ``session``.
+    """Recompute the footpad summaries and entry tallies of ``animals`` (ids; all animals when
+    ``None``) in ``session``.
 
-    Call it inside the transaction that wrote the readings: three queries.
+    Call it inside the transaction that wrote the readings or entries: five queries.
     """
     session_id = session if isinstance(session, int) else session.pk
-    stale = FootpadSummary.objects.filter(session_id=session_id)
+    stale = {"session_id": session_id}
     where, params = "session_id = %s", [session_id]
     if animals is not None:
         ids = sorted(set(animals))
         if not ids:
             return
         _lock(Animal.objects.filter(pk__in=ids))
-        stale = stale.filter(animal_id__in=ids)
+        stale["animal_id__in"] = ids
         where += f" AND animal_id IN ({', '.join(['%s'] * len(ids))})"
         params += ids
     else:
         _lock(Animal.objects.filter(study__sessions=session_id))
-    stale.delete()
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_select(where), params)
+    FootpadSummary.objects.filter(**stale).delete()
+    EntryTally.objects.filter(**stale).delete()
+    _write(where, params, prefixed_where=_prefixed(where))
+
+
+def _prefixed(where: str) -> str:
+    """``where`` on the readings' columns as the tallies' join names them."""
+    return where.replace("session_id", "r.session_id").replace("animal_id", "r.animal_id")
 
 
 @transaction.atomic
-def footpad_summaries_rebuild(*, sessions: Iterable[int] | None = None) -> int:
-    """Recompute the summaries of ``sessions`` (ids; every session when ``None``) from their
-    readings; returns the number of summary rows written."""
+def summaries_rebuild(*, sessions: Iterable[int] | None = None) -> int:
+    """Recompute the footpad summaries and entry tallies of ``sessions`` (ids; every session
+    when ``None``) from their readings and entries; returns the number of summary rows
+    written."""
     if sessions is None:
         _lock(Animal.objects.all())
         FootpadSummary.objects.all().delete()
-        where, params = "1 = 1", []
-    else:
-        ids = sorted(set(sessions))
-        if not ids:
-            return 0
-        _lock(Animal.objects.filter(study__sessions__in=ids))
-        stale = FootpadSummary.objects.filter(session_id__in=ids)
-        stale.delete()
-        where, params = f"session_id IN ({', '.join(['%s'] * len(ids))})", ids
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_select(where), params)
-        return cursor.rowcount
+        EntryTally.objects.all().delete()
+        return _write("1 = 1", [], prefixed_where="1 = 1")
+    ids = sorted(set(sessions))
+    if not ids:
+        return 0
+    _lock(Animal.objects.filter(study__sessions__in=ids))
+    FootpadSummary.objects.filter(session_id__in=ids).delete()
+    EntryTally.objects.filter(session_id__in=ids).delete()
+    where = f"session_id IN ({', '.join(['%s'] * len(ids))})"
+    return _write(where, ids, prefixed_where=_prefixed(where))

@@ -11,7 +11,7 @@ import datetime as dt
 from django.db import transaction
 
 from behavior.models import MeasurementSession, Reading
-from behavior.summaries import footpad_summaries_refresh
+from behavior.summaries import summaries_refresh
 from studies.models import Animal, BodyWeight, DoseRecord, Study, Timepoint
 from tests.factories import add_schedule, make_study
 
@@ -79,7 +79,7 @@ def _write(session, rows: list[Reading]) -> None:
     same transaction, as every service does."""
     with transaction.atomic():
         Reading.objects.bulk_create(rows)
-        footpad_summaries_refresh(session=session)
+        summaries_refresh(session=session)
 
 
 def add_hot_plate(study: Study, *, day: int, values: dict[str, float], state="verified") -> None:

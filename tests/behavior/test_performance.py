@@ -67,11 +67,12 @@ def test_saving_one_value_takes_the_same_queries_in_a_small_and_a_large_study(
         # session, user, study, membership; session, assay settings, animal; the service's
         # transaction (a savepoint and its release in a test) around: session, membership,
         # animal, the slot's reading locked (none yet), the reading, the entry and its audit
-        # record inserted, the footpad's summary refreshed (the animal locked, delete, insert);
-        # the answer: the footpad's mean, values per experimenter, animals measured; the
-        # session's expiry saved (savepoint, update, release). It was 38, then 27 with the
-        # reading created in a savepoint of its own.
-        with django_assert_num_queries(25):
+        # record inserted, the footpad's summary and the entry tally refreshed (the animal
+        # locked, a delete and an insert each); the answer: the footpad's mean, values per
+        # experimenter (summed tallies), animals measured; the session's expiry saved
+        # (savepoint, update, release). It was 38, then 27 with the reading created in a
+        # savepoint of its own.
+        with django_assert_num_queries(27):
             response = post(client, study, {"animal": animal_id, **items[1]})
         assert response.status_code == 200
         assert response.json()["created"] is True
@@ -94,11 +95,11 @@ def test_a_batch_takes_the_same_queries_for_two_values_and_for_twenty(
         # session, user, study, membership; session, assay settings, animal; the service's
         # transaction (a savepoint and its release in a test) around: session, membership,
         # animal, the slots' readings locked, their entries, the entries inserted, the
-        # readings updated, the audit records inserted, the summaries refreshed (the animal
-        # locked, delete, insert); the answer: the two footpads' means, values per
-        # experimenter, animals measured; the session's expiry saved (savepoint, update,
-        # release).
-        with django_assert_num_queries(26):
+        # readings updated, the audit records inserted, the summaries and the entry tally
+        # refreshed (the animal locked, a delete and an insert each); the answer: the two
+        # footpads' means, values per experimenter (summed tallies), animals measured; the
+        # session's expiry saved (savepoint, update, release).
+        with django_assert_num_queries(28):
             response = post(client, study, batch)
         assert response.status_code == 200
         assert [r["state"] for r in response.json()["results"]] == ["entered"] * len(

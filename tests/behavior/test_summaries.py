@@ -1,8 +1,11 @@
-"""The per-footpad summaries stay equal to their readings after every write path.
+"""The per-footpad summaries and entry tallies stay equal to their readings and entries after
+every write path.
 
 The statistics read ``FootpadSummary`` rows instead of the slots; a summary out of step would
-silently change a published number. Each test writes readings through a service and compares
-every summary with the same reduction computed from the readings by the ORM.
+silently change a published number. Blind double entry reads ``EntryTally`` rows to decide
+when agreement may be shown; a tally out of step would show it too early or never. Each test
+writes through a service and compares every summary and tally with the same reduction
+computed from the readings and entries by the ORM.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Avg, Count, Q
 
-from behavior.models import Discrepancy, FootpadSummary, Reading
+from behavior.models import Discrepancy, Entry, EntryTally, FootpadSummary, Reading
 from behavior.readings_io import parse_readings_csv
 from behavior.services import (
     discrepancy_resolve,
@@ -26,7 +29,7 @@ from behavior.services import (
     readings_import,
     session_open,
 )
-from behavior.summaries import footpad_summaries_refresh
+from behavior.summaries import summaries_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -75,10 +78,26 @@ def _rounded(row: tuple) -> tuple:
     return (*row[:6], None if mean is None else round(mean, 9), *row[7:])
 
 
+def tallies_from_entries() -> set[tuple]:
+    """The tallies as they must be: entries counted per session, animal and experimenter."""
+    return set(
+        Entry.objects.values_list("reading__session_id", "reading__animal_id", "experimenter")
+        .annotate(Count("id"))
+        .order_by()
+    )
+
+
+def stored_tallies() -> set[tuple]:
+    return set(EntryTally.objects.values_list("session_id", "animal_id", "experimenter", "entries"))
+
+
 def assert_in_step():
     expected = from_readings()
     assert expected, "the test wrote no readings"
     assert stored() == expected
+    tallies = tallies_from_entries()
+    assert tallies, "the test wrote no entries"
+    assert stored_tallies() == tallies
 
 
 @pytest.fixture
@@ -151,7 +170,7 @@ def test_a_batch_of_one_animals_values_keeps_the_summaries_in_step(vf, r01, bob)
 
 def test_a_refused_save_leaves_the_summaries_as_they_were(vf, r01, bob):
     save(vf, r01, bob, 10.0)
-    before = stored()
+    before, tallies_before = stored(), stored_tallies()
     with pytest.raises(ValidationError):
         entries_save(
             session=vf,
@@ -163,7 +182,7 @@ def test_a_refused_save_leaves_the_summaries_as_they_were(vf, r01, bob):
                 {"footpad": "left", "application": 3, "value": 99.0},
             ],
         )
-    assert stored() == before
+    assert (stored(), stored_tallies()) == (before, tallies_before)
     assert_in_step()
 
 
@@ -188,15 +207,18 @@ def test_an_import_keeps_the_summaries_in_step(study, vf, r01, bob):
 def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, carol):
     save(vf, r01, bob, 10.0)
     save(vf, r01, carol, 10.0)
-    expected = stored()
+    expected, tallies = stored(), stored_tallies()
+    assert tallies == {(vf.pk, r01.pk, "bob", 1), (vf.pk, r01.pk, "carol", 1)}
     FootpadSummary.objects.all().delete()
+    EntryTally.objects.all().delete()
     out = io.StringIO()
     call_command("refresh_summaries", study.slug, stdout=out)
-    assert stored() == expected
+    assert (stored(), stored_tallies()) == (expected, tallies)
     assert "Rebuilt 1 footpad summaries of study" in out.getvalue()
     FootpadSummary.objects.update(mean=1.0)
+    EntryTally.objects.update(entries=7)
     call_command("refresh_summaries", stdout=io.StringIO())
-    assert stored() == expected
+    assert (stored(), stored_tallies()) == (expected, tallies)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -224,7 +246,7 @@ def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice
         try:
             with transaction.atomic():
                 Reading.objects.filter(pk=left.pk).update(value=12.0, state="verified")
-                footpad_summaries_refresh(session=session, animals=[animal.pk])
+                summaries_refresh(session=session, animals=[animal.pk])
                 first_refreshed.set()
                 time.sleep(0.5)  # still uncommitted while the second refreshes
         except BaseException as error:
@@ -238,7 +260,7 @@ def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice
             first_refreshed.wait(timeout=30)
             with transaction.atomic():
                 Reading.objects.filter(pk=right.pk).update(value=14.0, state="verified")
-                footpad_summaries_refresh(session=session, animals=[animal.pk])
+                summaries_refresh(session=session, animals=[animal.pk])
         except BaseException as error:
             errors.append(error)
         finally:
