@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from django import template
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -47,3 +48,61 @@ def percent(value) -> str:
     if _missing(value):
         return DASH
     return f"{float(value):.0f}%"
+
+
+# Rows of the statistics tables, a tag per row: at 200 animals the dashboard prints about 1,500
+# numbers, and a template variable with a filter per cell took longer than the statistics of
+# an assay. The cells are escaped by ``format_html`` as the template would escape them.
+
+
+@register.simple_tag
+def summary_cells(row) -> str:
+    """The cells of a group-means row after its timepoint: group, n, mean, SD, SEM."""
+    return format_html(
+        '<td><span class="swatch" style="background: {}"></span>{}</td><td class="num">{}</td>'
+        '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>',
+        row["colour"],
+        row["group"],
+        row["n"],
+        num(row["mean"]),
+        num(row["sd"]),
+        num(row["sem"]),
+    )
+
+
+@register.simple_tag
+def comparison_cells(row, correction: str) -> str:
+    """The cells of a comparison row: groups, timepoint, n, t, df, P (and Holm's P under
+    ``correction`` "holm"), marker, the difference and Hedges' g with their confidence
+    intervals."""
+    adjusted = ""
+    if correction == "holm":
+        adjusted = format_html('<td class="num">{}</td>', pvalue(row["p_adjusted"]))
+    return format_html(
+        '<td>{} vs {}</td><td>{}</td><td class="num">{} / {}</td><td class="num">{}</td>'
+        '<td class="num" data-df>{}</td><td class="num">{}</td>{}<td class="marker">{}</td>'
+        '<td class="num">{} [{}, {}]</td><td class="num">{} [{}, {}]</td>',
+        row["group"],
+        row["reference"],
+        row["timepoint"],
+        row["n_group"],
+        row["n_reference"],
+        num(row["statistic"], 3),
+        dof(row["df"]),
+        pvalue(row["p"]),
+        adjusted,
+        row["marker"],
+        num(row["mean_difference"]),
+        num(row["ci_low"]),
+        num(row["ci_high"]),
+        num(row["hedges_g"]),
+        num(row["g_ci_low"]),
+        num(row["g_ci_high"]),
+    )
+
+
+@register.simple_tag
+def excluded_text(row) -> str:
+    """What was left out of the statistics and why: "R07, day 21, left paw: not verified"."""
+    paw = f", {row['footpad']} paw" if row["footpad"] else ""
+    return f"{row['animal']}, day {row['day']}{paw}: {row['reason']}"
