@@ -161,10 +161,13 @@ def group_means_figure(
     p_column = "p_adjusted" if "p_adjusted" in comparisons else "p"
     # Hover text per (group, day): the P of each comparison in which the group is compared.
     hover_p: dict[tuple[str, int], list[str]] = {}
-    for row in comparisons.to_dict("records"):
-        hover_p.setdefault((row["group"], int(row["day"])), []).append(
-            f"vs {row['reference']}: {_p_text(row.get(p_column))} ({row['marker']})"
-        )
+    if not comparisons.empty:
+        for group, day, reference, p, marker in _rows(
+            comparisons, "group", "day", "reference", p_column, "marker"
+        ):
+            hover_p.setdefault((group, int(day)), []).append(
+                f"vs {reference}: {_p_text(p)} ({marker})"
+            )
 
     # Each group's rows by day, in one pass over plain lists rather than a sub-frame each.
     by_group: dict[Any, list[tuple]] = {}
@@ -261,6 +264,12 @@ def group_means_figure(
     return {"data": traces, "layout": layout}
 
 
+def _rows(frame: pd.DataFrame, *columns: str):
+    """The frame's rows as tuples of the named columns, in plain Python values: for a few
+    dozen rows ``to_dict("records")`` costs a millisecond, this a tenth of it."""
+    return zip(*(frame[column].tolist() for column in columns), strict=True)
+
+
 def comparison_markers(summary: pd.DataFrame, comparisons: pd.DataFrame) -> list[dict]:
     """Annotations for the significant comparisons, stacked above each timepoint.
 
@@ -273,11 +282,12 @@ def comparison_markers(summary: pd.DataFrame, comparisons: pd.DataFrame) -> list
     tops = (summary["mean"] + summary["sem"].fillna(0.0)).groupby(summary["day"]).max()
     stack: dict[int, int] = {}
     annotations = []
-    for row in comparisons.to_dict("records"):
-        if row["marker"] in NOT_MARKED:
+    tops = dict(zip(tops.index.tolist(), tops.tolist(), strict=True))
+    for marker, day, group, reference in _rows(comparisons, "marker", "day", "group", "reference"):
+        if marker in NOT_MARKED:
             continue
-        day = int(row["day"])
-        if day not in tops.index:
+        day = int(day)
+        if day not in tops:
             continue
         level = stack.get(day, 0)
         stack[day] = level + 1
@@ -287,12 +297,12 @@ def comparison_markers(summary: pd.DataFrame, comparisons: pd.DataFrame) -> list
                 "y": float(tops[day]),
                 "xref": "x",
                 "yref": "y",
-                "text": row["marker"],
+                "text": marker,
                 "showarrow": False,
                 "yanchor": "bottom",
                 "yshift": MARKER_FIRST_PX + MARKER_STEP_PX * level,
                 "font": dict(MARKER_FONT),
-                "hovertext": f"{row['group']} vs {row['reference']}",
+                "hovertext": f"{group} vs {reference}",
                 "_stack": level,
             }
         )

@@ -1805,7 +1805,8 @@ def _plain_column(column: pd.Series) -> list[Any]:
         return [number if math.isfinite(number) else None for number in column.tolist()]
     if kind in "iub":
         return column.tolist()
-    return [_plain(value) for value in column]
+    # Text, mostly: a string needs no conversion.
+    return [value if type(value) is str else _plain(value) for value in column.tolist()]
 
 
 def stats_document(
