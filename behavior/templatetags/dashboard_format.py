@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 
@@ -56,17 +56,49 @@ def percent(value) -> str:
 
 
 @register.simple_tag
-def summary_cells(row) -> str:
-    """The cells of a group-means row after its timepoint: group, n, mean, SD, SEM."""
+def summary_rows(day) -> str:
+    """The rows of one timepoint in the group-means table: the timepoint heads the row group,
+    then group, n, mean, SD and SEM."""
+    rows = day["rows"]
+    return format_html_join(
+        "",
+        '<tr>{}<td><span class="swatch" style="background: {}"></span>{}</td>'
+        '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+        '<td class="num">{}</td></tr>',
+        (
+            (
+                format_html(
+                    '<th scope="rowgroup" rowspan="{}">{}</th>', len(rows), day["timepoint"]
+                )
+                if index == 0
+                else "",
+                row["colour"],
+                row["group"],
+                row["n"],
+                num(row["mean"]),
+                num(row["sd"]),
+                num(row["sem"]),
+            )
+            for index, row in enumerate(rows)
+        ),
+    )
+
+
+@register.simple_tag
+def completeness_row(row) -> str:
+    """A timepoint's value slots: expected, verified, waiting, disputed, missing, complete."""
     return format_html(
-        '<td><span class="swatch" style="background: {}"></span>{}</td><td class="num">{}</td>'
-        '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>',
-        row["colour"],
-        row["group"],
-        row["n"],
-        num(row["mean"]),
-        num(row["sd"]),
-        num(row["sem"]),
+        '<tr><td>{} (day {})</td><td class="num">{}</td><td class="num">{}</td>'
+        '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+        '<td class="num">{}</td></tr>',
+        row.timepoint,
+        row.day,
+        row.expected,
+        row.counted,
+        row.unverified,
+        row.disputed,
+        row.missing,
+        percent(row.percent),
     )
 
 
