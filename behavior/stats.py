@@ -1794,7 +1794,10 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     columns = list(frame.columns)
     if not columns:
         return [{} for _ in range(len(frame))]
-    values = [_plain_column(frame.iloc[:, index]) for index in range(len(columns))]
+    if len(set(columns)) == len(columns):
+        values = [_plain_column(frame[column]) for column in columns]
+    else:
+        values = [_plain_column(frame.iloc[:, index]) for index in range(len(columns))]
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 from django import template
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -106,31 +107,29 @@ def completeness_row(row) -> str:
 def comparison_cells(row, correction: str) -> str:
     """The cells of a comparison row: groups, timepoint, n, t, df, P (and Holm's P under
     ``correction`` "holm"), marker, the difference and Hedges' g with their confidence
-    intervals."""
+    intervals.
+
+    The texts are escaped; the numbers are what ``num``, ``dof`` and ``pvalue`` print (digits,
+    a sign, a point, a dash) or whole numbers, safe as they are but for the "<" of a small P.
+    """
+    text = {key: escape(row[key]) for key in ("group", "reference", "timepoint", "marker")}
     adjusted = ""
     if correction == "holm":
-        adjusted = format_html('<td class="num">{}</td>', pvalue(row["p_adjusted"]))
-    return format_html(
-        '<td>{} vs {}</td><td>{}</td><td class="num">{} / {}</td><td class="num">{}</td>'
-        '<td class="num" data-df>{}</td><td class="num">{}</td>{}<td class="marker">{}</td>'
-        '<td class="num">{} [{}, {}]</td><td class="num">{} [{}, {}]</td>',
-        row["group"],
-        row["reference"],
-        row["timepoint"],
-        row["n_group"],
-        row["n_reference"],
-        num(row["statistic"], 3),
-        dof(row["df"]),
-        pvalue(row["p"]),
-        adjusted,
-        row["marker"],
-        num(row["mean_difference"]),
-        num(row["ci_low"]),
-        num(row["ci_high"]),
-        num(row["hedges_g"]),
-        num(row["g_ci_low"]),
-        num(row["g_ci_high"]),
+        adjusted = f'<td class="num">{_p_html(row["p_adjusted"])}</td>'
+    return mark_safe(
+        f"<td>{text['group']} vs {text['reference']}</td><td>{text['timepoint']}</td>"
+        f'<td class="num">{int(row["n_group"])} / {int(row["n_reference"])}</td>'
+        f'<td class="num">{num(row["statistic"], 3)}</td>'
+        f'<td class="num" data-df>{dof(row["df"])}</td><td class="num">{_p_html(row["p"])}</td>'
+        f'{adjusted}<td class="marker">{text["marker"]}</td>'
+        f'<td class="num">{num(row["mean_difference"])} [{num(row["ci_low"])}, '
+        f'{num(row["ci_high"])}]</td><td class="num">{num(row["hedges_g"])} '
+        f"[{num(row['g_ci_low'])}, {num(row['g_ci_high'])}]</td>"
     )
+
+
+def _p_html(value) -> str:
+    return pvalue(value).replace("<", "&lt;")
 
 
 @register.simple_tag
