@@ -203,10 +203,14 @@ def test_footpad_frames_are_three_queries_whatever_the_size(django_assert_num_qu
         )
         assert frames[VF]["n_verified"].sum() == (readings["state"] == "verified").sum()
         # in the readings' order: animal code, day, footpad
-        keys = list(zip(*(frames[VF][c].tolist() for c in ("animal", "day", "footpad"))))
+        keys = list(
+            zip(*(frames[VF][c].tolist() for c in ("animal", "day", "footpad")), strict=True)
+        )
         assert keys == sorted(keys) == sorted(set(keys))
         assert keys == list(
-            dict.fromkeys(zip(readings["animal"], readings["day"], readings["footpad"]))
+            dict.fromkeys(
+                zip(readings["animal"], readings["day"], readings["footpad"], strict=True)
+            )
         )
 
 

@@ -48,6 +48,13 @@ def log_in(browser, live_server, username: str, next_url: str, *, viewport=(1280
     return context, page
 
 
+def grid_ready(page) -> None:
+    """Wait for the entry grid and for the cursor in its first cell, which the grid puts there
+    itself: keys typed before it lands would go nowhere."""
+    page.wait_for_selector("table.entry-grid")
+    expect(page.locator("input.v").first).to_be_focused()
+
+
 def open_session_by_keyboard(page) -> None:
     """Enter on the "Open session" button, once its autofocus has landed: pressed earlier, while
     the page is still loading, the key would go nowhere."""
@@ -99,7 +106,7 @@ def test_two_technicians_enter_a_von_frey_session_by_keyboard_and_resolve_the_di
     # bob opens the session (its button has the focus) and types all 60 values.
     context, page = log_in(browser, live_server, "bob", entry_url)
     open_session_by_keyboard(page)
-    page.wait_for_selector("table.entry-grid")
+    grid_ready(page)
     assert page.evaluate("document.activeElement.dataset.application") == "1"
     values = grid_values(n_animals, applications)
     first_animal = type_values(page, values[:20])
@@ -115,7 +122,7 @@ def test_two_technicians_enter_a_von_frey_session_by_keyboard_and_resolve_the_di
 
     # carol enters the same session blind, one value typed differently (R02 right #4).
     context, page = log_in(browser, live_server, "carol", entry_url)
-    page.wait_for_selector("table.entry-grid")
+    grid_ready(page)
     # Her grid is empty: bob's values are not shown to her.
     assert page.eval_on_selector_all("input.v", "els => els.filter(e => e.value).length") == 0
     values = grid_values(n_animals, applications, change=(1, 1, 4, "25.5"))
@@ -159,7 +166,7 @@ def test_a_fifteen_animal_session_is_entered_without_the_mouse(live_server, brow
     # A tablet in landscape.
     context, page = log_in(browser, live_server, "bob", entry_url, viewport=(1024, 768))
     open_session_by_keyboard(page)
-    page.wait_for_selector("table.entry-grid")
+    grid_ready(page)
     values = grid_values(15, 10)
     seconds = type_values(page, values)
     start = time.perf_counter()
@@ -189,7 +196,9 @@ def test_a_hot_plate_latency_is_taken_with_the_stopwatch_and_the_behaviour_chose
     context, page = log_in(browser, live_server, "bob", entry_url)
     open_session_by_keyboard(page)
     page.wait_for_selector("#stopwatch")
-    assert page.inner_text("#sw-target") == "R01"
+    # The stopwatch follows the cell with the cursor: keys count once it is in the first one.
+    expect(page.locator("input.v").first).to_be_focused()
+    expect(page.locator("#sw-target")).to_have_text("R01")
 
     page.keyboard.press("Space")
     started = time.perf_counter()
@@ -206,7 +215,7 @@ def test_a_hot_plate_latency_is_taken_with_the_stopwatch_and_the_behaviour_chose
     assert 0.9 <= first.value <= elapsed + 0.1
 
     # R02 never reacts: the stopwatch stops itself at the 3 s cut-off and records it.
-    assert page.inner_text("#sw-target") == "R02"
+    expect(page.locator("#sw-target")).to_have_text("R02")
     page.keyboard.press("Space")
     page.wait_for_function(
         "document.getElementById('entry-status').textContent.includes('cut-off')"
@@ -231,10 +240,8 @@ def test_an_invalid_value_is_marked_in_its_cell_with_the_reason_and_not_saved(
     entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
     context, page = log_in(browser, live_server, "bob", entry_url)
     open_session_by_keyboard(page)
-    page.wait_for_selector("table.entry-grid")
+    grid_ready(page)
     first_cell = page.locator("input.v").first
-    # The grid puts the cursor in its first cell itself: type only once it is there.
-    expect(first_cell).to_be_focused()
 
     page.keyboard.type("99")
     page.keyboard.press("Enter")
@@ -269,7 +276,7 @@ def test_a_value_typed_while_the_server_is_unreachable_is_kept_and_saved_after_a
     value_url = reverse("behavior:entry_value", args=[vf_study.slug, -1, Assay.VON_FREY])
     context, page = log_in(browser, live_server, "bob", entry_url)
     open_session_by_keyboard(page)
-    page.wait_for_selector("table.entry-grid")
+    grid_ready(page)
 
     # Values not yet on the server make the page ask before leaving: the reload goes ahead.
     page.on("dialog", lambda dialog: dialog.accept())
