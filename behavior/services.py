@@ -1453,6 +1453,23 @@ def _sqlite_literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+# PostgreSQL's type of a column of each kind of field, for a binary COPY (see _RowWriter.insert).
+# JSON is not among them: a table with a JSON column is copied as text.
+_BINARY_COPY_TYPES = {
+    "AutoField": "int4",
+    "BigAutoField": "int8",
+    "IntegerField": "int4",
+    "BigIntegerField": "int8",
+    "PositiveIntegerField": "int4",
+    "PositiveSmallIntegerField": "int2",
+    "SmallIntegerField": "int2",
+    "FloatField": "float8",
+    "CharField": "text",
+    "TextField": "text",
+    "DateTimeField": "timestamptz",
+}
+
+
 class _JsonNames(dict):
     """Experimenter -> the name as a JSON string, encoded once per name."""
 
@@ -1479,9 +1496,9 @@ class _RowWriter:
         self.quote = self.connection.ops.quote_name
         self.postgresql = self.connection.vendor == "postgresql"
         now = timezone.now()
-        # Text: psycopg's COPY formats a datetime several times slower than a string.
+        # A datetime for PostgreSQL's binary COPY; SQLite's text, prepared once.
         self.now = (
-            now.isoformat()
+            now
             if self.postgresql
             else ChangeRecord._meta.get_field("at").get_db_prep_value(now, self.connection)
         )
@@ -1575,11 +1592,22 @@ class _RowWriter:
             if self.postgresql:
                 # COPY streams the rows in one command: PostgreSQL's fastest way in, several
                 # times faster than executemany or multi-row VALUES through client binding;
-                # the server stores each batch of rows while the next is prepared.
+                # the server stores each batch of rows while the next is prepared. In binary
+                # the server reads each value as it is stored instead of parsing its text (a
+                # time, a float): a third less time for the entries. A table with a JSON column
+                # (the few change records) goes as text.
                 shared = tuple(same.values())
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                types = [_BINARY_COPY_TYPES.get(self._type(model, n)) for n in [*fields, *same]]
+                binary = None not in types
+                command = f"COPY {table} ({columns}) FROM STDIN" + (
+                    " (FORMAT BINARY)" if binary else ""
+                )
+                with cursor.cursor.copy(command) as copy:
+                    if binary:
+                        copy.set_types(types)
+                    write_row = copy.write_row
                     for row in rows:
-                        copy.write_row(row + shared)
+                        write_row(row + shared)
             else:
                 # SQLite runs one prepared statement over all rows: its fastest insert. The
                 # shared values are written into the statement, as each bound value costs
@@ -1587,6 +1615,12 @@ class _RowWriter:
                 shared = [_sqlite_literal(v).replace("%", "%%") for v in same.values()]
                 marks = ", ".join(["%s"] * len(fields) + shared)
                 cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+    @staticmethod
+    def _type(model, name: str) -> str:
+        """The kind of field whose values a column holds (of a foreign key, its target's)."""
+        field = model._meta.get_field(name)
+        return (field.target_field if field.is_relation else field).get_internal_type()
 
     def update(self, model, fields: list[str], rows: list[tuple]) -> None:
         """``UPDATE ... WHERE id = %s`` for each row: the fields' values, then the id."""
