@@ -12,6 +12,7 @@ from studies.models import (
     Agent,
     Animal,
     Assay,
+    ChangeRecord,
     Comparison,
     DosingSchedule,
     Membership,
@@ -115,3 +116,14 @@ def add_schedule(study: Study, group_code: str, agent: str, **kwargs) -> DosingS
         agent=Agent.objects.get_or_create(name=agent)[0],
         **defaults,
     )
+
+
+def imported_readings(**filters) -> dict[int, tuple]:
+    """What the import records hold of each reading they created: reading id -> (the record,
+    the reading's state ``{"state", "value", "behavior", "entries"[, "behaviors"]}``). An import
+    writes one ``import`` record per session for the readings it creates there."""
+    return {
+        int(reading_id): (record, state)
+        for record in ChangeRecord.objects.filter(entity="import", action="create", **filters)
+        for reading_id, state in record.new["readings"].items()
+    }
