@@ -1561,7 +1561,12 @@ class _RowWriter:
         table = model._meta.db_table
         with self.connection.cursor() as cursor:
             if self.postgresql:
-                draw = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+                # The sequence's name looked up once: pg_get_serial_sequence in the select list
+                # would search the catalogue for every id, nine tenths of the draw's time.
+                draw = (
+                    "WITH seq AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass "
+                    "AS name) SELECT nextval(seq.name) FROM seq, generate_series(1, %s)"
+                )
                 params = [table, model._meta.pk.column, count]
                 # ``count`` distinct ids from min to max are all the ids between: a range, told
                 # in one row. Otherwise another session drew some in between: draw again, all.
