@@ -4,9 +4,9 @@ The audit trail (``ChangeRecord``) is written by the services; these selectors s
 history pages. A record's ``old`` and ``new`` are shown side by side, one line per field.
 
 An import records the readings it creates in a session as one ``import`` record of the session
-(``{"readings": {reading id: state}}``, see ``behavior.services.readings_import``): the study's
-history shows it as the number of readings created, and a reading's history shows the reading's
-own part of it as the reading's creation.
+(a table of them by columns, see ``behavior.services._CreatedReadings``): the study's history
+shows it as the number of readings created, and a reading's history shows the reading's own
+part of it (:func:`imported_reading`) as the reading's creation.
 
 Blinding: a record that names a group (a group, schedule, comparison or allocation record, or a
 ``group``/``agent`` field of any other) reveals the allocation, so for a viewer who may not see
@@ -75,12 +75,34 @@ class HistoryItem:
         self.entity = self.entity or self.record.entity
 
 
+def imported_reading(new: Any, reading_id: int) -> dict | None:
+    """The part of an ``import`` record's ``new`` about one reading it created, as a record of
+    the reading alone would hold it: ``{"state", "value", "behavior", "entries":
+    {experimenter: value}}``, plus ``"behaviors": {experimenter: behaviour}`` when an entry
+    has one; None when the record did not create that reading."""
+    ids = new.get("readings") if isinstance(new, dict) else None
+    if not isinstance(ids, list) or reading_id not in ids:
+        return None
+    i = ids.index(reading_id)
+    entries = {name: column[i] for name, column in new["entries"].items() if column[i] is not None}
+    state = {
+        "state": new["state"][i],
+        "value": new["value"][i],
+        "behavior": new["behavior"][i],
+        "entries": entries,
+    }
+    behaviors = {name: column[i] for name, column in new.get("behaviors", {}).items()}
+    if any(behaviors.values()):
+        state["behaviors"] = {name: behaviors.get(name) or "" for name in entries}
+    return state
+
+
 def _field_changes(record: ChangeRecord, *, sees_allocation: bool) -> list[FieldChange]:
     old = record.old if isinstance(record.old, dict) else {}
     new = record.new if isinstance(record.new, dict) else {}
-    if record.entity == IMPORT_ENTITY and isinstance(new.get("readings"), dict):
+    if record.entity == IMPORT_ENTITY and isinstance(new.get("readings"), list):
         # Thousands of readings: their number here, each one's part in its own history.
-        new = {**new, "readings": f"{len(new['readings'])} created"}
+        return [FieldChange(name="readings", old=None, new=f"{len(new['readings'])} created")]
     names = list(dict.fromkeys([*old, *new]))
     if not sees_allocation:
         names = [name for name in names if name not in ALLOCATION_FIELDS]
@@ -229,8 +251,7 @@ def reading_history(*, reading: Reading, sees_allocation: bool) -> ReadingHistor
         if record.entity != IMPORT_ENTITY:
             items.extend(history_items([record], sees_allocation=sees_allocation))
             continue
-        readings = record.new.get("readings") if isinstance(record.new, dict) else None
-        state = readings.get(str(reading.pk)) if isinstance(readings, dict) else None
+        state = imported_reading(record.new, reading.pk)
         if state is not None:  # else another import into the session, of other readings
             fields = [
                 FieldChange(name=name, old=None, new=value)

@@ -21,6 +21,7 @@ from studies.models import (
     Timepoint,
     TreatmentGroup,
 )
+from studies.selectors_history import imported_reading
 
 PASSWORD = "correct-horse-battery-staple"
 COLOURS = ["#4d4d4d", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"]
@@ -123,7 +124,7 @@ def imported_readings(**filters) -> dict[int, tuple]:
     the reading's state ``{"state", "value", "behavior", "entries"[, "behaviors"]}``). An import
     writes one ``import`` record per session for the readings it creates there."""
     return {
-        int(reading_id): (record, state)
+        reading_id: (record, imported_reading(record.new, reading_id))
         for record in ChangeRecord.objects.filter(entity="import", action="create", **filters)
-        for reading_id, state in record.new["readings"].items()
+        for reading_id in record.new["readings"]
     }

@@ -28,6 +28,7 @@ from behavior.readings_io import (
 from behavior.services import (
     BEHAVIOURS,
     ImportSummary,
+    _CreatedReadings,
     _RowWriter,
     _summarise,
     discrepancy_resolve,
@@ -35,6 +36,7 @@ from behavior.services import (
 )
 from studies.errors import ImportProblems, StudyLocked
 from studies.models import Animal, ChangeRecord, Membership, Study
+from studies.selectors_history import imported_reading
 from tests.factories import imported_readings, make_study
 from tests.fuzz.helpers import FUZZ, rolled_back
 from tests.fuzz.test_parsers_hypothesis import csv_bytes, readings_tables
@@ -116,10 +118,9 @@ def test_an_import_writes_one_record_per_session_holding_each_new_readings_entri
         None,
     )
     von_frey = Reading.objects.filter(assay="von_frey")
-    assert set(record.new) == {"readings"}
-    assert set(record.new["readings"]) == {str(r.pk) for r in von_frey}
+    assert sorted(record.new["readings"]) == sorted(r.pk for r in von_frey)
     reading = von_frey.get(application=3)
-    assert record.new["readings"][str(reading.pk)] == {
+    assert imported_reading(record.new, reading.pk) == {
         "state": "verified",
         "value": 10.3,
         "behavior": "",
@@ -188,7 +189,7 @@ def test_a_disputed_new_readings_record_holds_both_values_and_precedes_its_discr
         ("import", "create"),
         ("discrepancy", "create"),
     ]
-    assert records[0].new["readings"][str(discrepancy.reading_id)] == {
+    assert imported_reading(records[0].new, discrepancy.reading_id) == {
         "state": "disputed",
         "value": None,
         "behavior": "",
@@ -231,7 +232,7 @@ def test_the_second_experimenter_can_arrive_in_a_later_file(study):
     reading = Reading.objects.get(application=1)
     assert reading.version == 2
     created = ChangeRecord.objects.get(entity="import", object_id=reading.session_id)
-    assert created.new["readings"][str(reading.pk)] == {
+    assert imported_reading(created.new, reading.pk) == {
         "state": "unverified",
         "value": None,
         "behavior": "",
@@ -705,27 +706,36 @@ behaviours = st.sampled_from(["", *sorted(BEHAVIOURS)])
 
 @FUZZ
 @given(
-    state=st.sampled_from(Reading.State.values),
-    value=st.none() | finite,
-    behavior=behaviours,
-    entries=st.lists(st.tuples(names, finite, behaviours), max_size=3, unique_by=lambda e: e[0]),
+    readings=st.lists(
+        st.tuples(
+            st.sampled_from(Reading.State.values),
+            st.none() | finite,
+            behaviours,
+            st.lists(st.tuples(names, finite, behaviours), max_size=3, unique_by=lambda e: e[0]),
+        ),
+        max_size=6,
+    )
 )
-def test_a_new_readings_record_is_written_as_json_dumps_would_write_it(
-    state, value, behavior, entries
-):
-    state_of = {
-        "state": state,
-        "value": value,
-        "behavior": behavior,
-        "entries": {name: entry_value for name, entry_value, _ in entries},
-    }
-    if any(entry_behavior for _, _, entry_behavior in entries):
-        state_of["behaviors"] = {name: entry_behavior for name, _, entry_behavior in entries}
-    rows = [(name, entry_value, entry_behavior, 2) for name, entry_value, entry_behavior in entries]
+def test_a_sessions_import_record_gives_back_each_new_reading_as_it_was_added(readings):
+    created = _CreatedReadings()
+    expected = {}
+    for pk, (state, value, behavior, entries) in enumerate(readings, start=1):
+        created.add(pk, state, value, behavior, [(*entry, 2) for entry in entries])
+        expected[pk] = {
+            "state": state,
+            "value": value,
+            "behavior": behavior,
+            "entries": {name: entry_value for name, entry_value, _ in entries},
+        }
+        if any(entry_behavior for _, _, entry_behavior in entries):
+            expected[pk]["behaviors"] = {
+                name: entry_behavior for name, _, entry_behavior in entries
+            }
 
-    text = _RowWriter().reading_json(state, value, behavior, rows)
+    new = json.loads(created.json())
 
-    assert text == json.dumps(state_of)
+    assert {pk: imported_reading(new, pk) for pk in expected} == expected
+    assert imported_reading(new, len(readings) + 1) is None
 
 
 @FUZZ
@@ -759,8 +769,10 @@ def test_names_that_json_escapes_are_stored_and_read_back_intact(study):
     readings_import(study=study, rows=csv_rows(*lines))
 
     record = ChangeRecord.objects.get(entity="import")
-    [state] = record.new["readings"].values()
-    assert state["entries"] == {'Zoë "Z"\tTab\\': 12.0, "Ann O'Neil": 12.0}
+    assert imported_reading(record.new, Reading.objects.get().pk)["entries"] == {
+        'Zoë "Z"\tTab\\': 12.0,
+        "Ann O'Neil": 12.0,
+    }
     assert set(Entry.objects.values_list("experimenter", flat=True)) == {
         'Zoë "Z"\tTab\\',
         "Ann O'Neil",
