@@ -1126,9 +1126,10 @@ def readings_import(
     :class:`_CreatedReadings`). With the record's user, time, channel (``via``) and reason,
     that is all that a record per reading or per entry would say; a reading's history shows
     its part of the record as the reading's creation
-    (``studies.selectors_history.reading_history``), the session's history shows the record. One record per session rather than one per reading spares an import of 32,000
-    readings as many rows, with their indexes and the foreign-key checks of their study and
-    user at the commit: a fifth of its time on PostgreSQL.
+    (``studies.selectors_history.reading_history``), the session's history shows the record.
+    One record per session rather than one per reading spares an import of 32,000 readings as
+    many rows, with their indexes and the foreign-key checks of their study and user at the
+    commit: about a sixth of its time on PostgreSQL.
     An entry added to a reading that was already stored (the second experimenter's file) keeps
     a ``create`` record of its own, as when it is typed at the bench, and the reading's
     ``update`` record says how its counted value changed.
