@@ -3,6 +3,11 @@
 The audit trail (``ChangeRecord``) is written by the services; these selectors shape it for the
 history pages. A record's ``old`` and ``new`` are shown side by side, one line per field.
 
+An import records the readings it creates in a session as one ``import`` record of the session
+(a table of them by columns, see ``behavior.services._CreatedReadings``): the study's history
+shows it as the number of readings created, and a reading's history shows the reading's own
+part of it (:func:`imported_reading`) as the reading's creation.
+
 Blinding: a record that names a group (a group, schedule, comparison or allocation record, or a
 ``group``/``agent`` field of any other) reveals the allocation, so for a viewer who may not see
 it such records are left out and such fields are dropped (``sees_allocation=False``).
@@ -52,17 +57,52 @@ class FieldChange:
         return _shown(self.new)
 
 
+# The entity of the record an import writes for the readings it creates in a session.
+IMPORT_ENTITY = "import"
+
+
 @dataclass
 class HistoryItem:
-    """One audit record with its fields laid out as old → new lines."""
+    """One audit record with its fields laid out as old → new lines; ``entity`` is what it
+    is shown as changing (the record's entity, or ``reading`` for a reading's part of an
+    import's record)."""
 
     record: ChangeRecord
     fields: list[FieldChange] = field(default_factory=list)
+    entity: str = ""
+
+    def __post_init__(self):
+        self.entity = self.entity or self.record.entity
+
+
+def imported_reading(new: Any, reading_id: int) -> dict | None:
+    """The part of an ``import`` record's ``new`` about one reading it created, as a record of
+    the reading alone would hold it: ``{"state", "value", "behavior", "entries":
+    {experimenter: value}}``, plus ``"behaviors": {experimenter: behaviour}`` when an entry
+    has one; None when the record did not create that reading."""
+    ids = new.get("readings") if isinstance(new, dict) else None
+    if not isinstance(ids, list) or reading_id not in ids:
+        return None
+    i = ids.index(reading_id)
+    entries = {name: column[i] for name, column in new["entries"].items() if column[i] is not None}
+    state = {
+        "state": new["state"][i],
+        "value": new["value"][i],
+        "behavior": new["behavior"][i],
+        "entries": entries,
+    }
+    behaviors = {name: column[i] for name, column in new.get("behaviors", {}).items()}
+    if any(behaviors.values()):
+        state["behaviors"] = {name: behaviors.get(name) or "" for name in entries}
+    return state
 
 
 def _field_changes(record: ChangeRecord, *, sees_allocation: bool) -> list[FieldChange]:
     old = record.old if isinstance(record.old, dict) else {}
     new = record.new if isinstance(record.new, dict) else {}
+    if record.entity == IMPORT_ENTITY and isinstance(new.get("readings"), list):
+        # Thousands of readings: their number here, each one's part in its own history.
+        return [FieldChange(name="readings", old=None, new=f"{len(new['readings'])} created")]
     names = list(dict.fromkeys([*old, *new]))
     if not sees_allocation:
         names = [name for name in names if name not in ALLOCATION_FIELDS]
@@ -99,7 +139,7 @@ def study_history_queryset(
     if session_id is not None:
         # Subqueries, so that a session of 1,000 values is still one query.
         records = records.filter(
-            Q(entity="session", object_id=session_id)
+            Q(entity__in=["session", IMPORT_ENTITY], object_id=session_id)
             | Q(
                 entity="reading",
                 object_id__in=Reading.objects.filter(session_id=session_id).values("pk"),
@@ -179,11 +219,13 @@ def reading_get(*, study: Study, pk: int) -> Reading | None:
 def reading_history(*, reading: Reading, sees_allocation: bool) -> ReadingHistory:
     """The full history of ``reading``: every experimenter's entry, every discrepancy with its
     resolution, and every audit record of the reading, its entries and its discrepancies,
-    oldest first (who, when, old → new, why, through what). A reading created by an import has
-    one ``create`` record that holds its entries' values, in place of one record per entry.
+    oldest first (who, when, old → new, why, through what). A reading created by an import is
+    created in its session's ``import`` record, which holds its entries' values: that part of
+    the record is shown as the reading's ``create`` (an earlier import's record per reading,
+    as it was written, is shown as it is).
 
     Three queries: the entries, the discrepancies with who resolved them, and the records with
-    their users.
+    their users (the session's import records among them, with every reading they created).
     """
     entries = list(
         Entry.objects.filter(reading=reading).select_related("entered_by").order_by("entered_at")
@@ -197,15 +239,26 @@ def reading_history(*, reading: Reading, sees_allocation: bool) -> ReadingHistor
         ChangeRecord.objects.filter(study_id=reading.session.study_id)
         .filter(
             Q(entity="reading", object_id=reading.pk)
+            | Q(entity=IMPORT_ENTITY, object_id=reading.session_id)
             | Q(entity="entry", object_id__in=[e.pk for e in entries])
             | Q(entity="discrepancy", object_id__in=[d.pk for d in discrepancies])
         )
         .select_related("user")
         .order_by("at", "id")
     )
+    items = []
+    for record in records:
+        if record.entity != IMPORT_ENTITY:
+            items.extend(history_items([record], sees_allocation=sees_allocation))
+            continue
+        state = imported_reading(record.new, reading.pk)
+        if state is not None:  # else another import into the session, of other readings
+            fields = [
+                FieldChange(name=name, old=None, new=value)
+                for name, value in state.items()
+                if sees_allocation or name not in ALLOCATION_FIELDS
+            ]
+            items.append(HistoryItem(record=record, fields=fields, entity="reading"))
     return ReadingHistory(
-        reading=reading,
-        entries=entries,
-        discrepancies=discrepancies,
-        items=history_items(records, sees_allocation=sees_allocation),
+        reading=reading, entries=entries, discrepancies=discrepancies, items=items
     )

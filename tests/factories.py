@@ -12,6 +12,7 @@ from studies.models import (
     Agent,
     Animal,
     Assay,
+    ChangeRecord,
     Comparison,
     DosingSchedule,
     Membership,
@@ -20,6 +21,7 @@ from studies.models import (
     Timepoint,
     TreatmentGroup,
 )
+from studies.selectors_history import imported_reading
 
 PASSWORD = "correct-horse-battery-staple"
 COLOURS = ["#4d4d4d", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"]
@@ -115,3 +117,14 @@ def add_schedule(study: Study, group_code: str, agent: str, **kwargs) -> DosingS
         agent=Agent.objects.get_or_create(name=agent)[0],
         **defaults,
     )
+
+
+def imported_readings(**filters) -> dict[int, tuple]:
+    """What the import records hold of each reading they created: reading id -> (the record,
+    the reading's state ``{"state", "value", "behavior", "entries"[, "behaviors"]}``). An import
+    writes one ``import`` record per session for the readings it creates there."""
+    return {
+        reading_id: (record, imported_reading(record.new, reading_id))
+        for record in ChangeRecord.objects.filter(entity="import", action="create", **filters)
+        for reading_id in record.new["readings"]
+    }

@@ -12,6 +12,7 @@ from behavior.models import Discrepancy, Entry, MeasurementSession, Reading
 from studies.demo import demo_study_data
 from studies.interchange import study_import
 from studies.models import ChangeRecord, Study
+from tests.factories import imported_readings
 
 pytestmark = pytest.mark.django_db
 
@@ -89,10 +90,14 @@ def test_demo_values_are_double_entered_rounded_in_range_with_a_few_slips():
     assert Discrepancy.objects.filter(reading__session__study=study, status="open").count() == (
         summary.open_discrepancies
     )
-    # Each value is kept in its reading's record, written by the import the demo goes through.
-    records = ChangeRecord.objects.filter(entity="reading", action="create")
-    assert set(records.values_list("via", flat=True)) == {"demo"}
-    assert sum(len(new["entries"]) for new in records.values_list("new", flat=True)) == len(values)
+    # Each value is kept in its session's import record, written by the import the demo goes
+    # through, under its reading.
+    imported = imported_readings()
+    assert {record.via for record, _ in imported.values()} == {"demo"}
+    assert sum(len(state["entries"]) for _, state in imported.values()) == len(values)
+    assert set(imported) == set(
+        Reading.objects.filter(session__study=study).values_list("pk", flat=True)
+    )
 
 
 def test_loading_the_demo_readings_again_adds_nothing():

@@ -28,6 +28,7 @@ from behavior.readings_io import (
 from behavior.services import (
     BEHAVIOURS,
     ImportSummary,
+    _CreatedReadings,
     _RowWriter,
     _summarise,
     discrepancy_resolve,
@@ -35,7 +36,8 @@ from behavior.services import (
 )
 from studies.errors import ImportProblems, StudyLocked
 from studies.models import Animal, ChangeRecord, Membership, Study
-from tests.factories import make_study
+from studies.selectors_history import imported_reading
+from tests.factories import imported_readings, make_study
 from tests.fuzz.helpers import FUZZ, rolled_back
 from tests.fuzz.test_parsers_hypothesis import csv_bytes, readings_tables
 
@@ -97,29 +99,56 @@ def test_a_double_entered_footpad_is_imported_and_verified(study):
     ]
 
 
-def test_an_import_writes_one_record_per_new_reading_holding_its_entries(study, bob):
+def test_an_import_writes_one_record_per_session_holding_each_new_readings_entries(study, bob):
     Membership.objects.create(study=study, user=bob, role="technician")
-    readings_import(study=study, rows=csv_rows(*footpad_lines()), user=bob, via="upload")
+    lines = footpad_lines() + ["R01,-1,hot_plate,,1,9.5,tech1,"]
+    readings_import(study=study, rows=csv_rows(*lines), user=bob, via="upload")
 
-    records = ChangeRecord.objects.filter(entity="reading")
-    assert records.count() == 10
-    assert not ChangeRecord.objects.filter(entity="entry").exists()
-    assert ChangeRecord.objects.filter(entity="session").count() == 1
-    reading = Reading.objects.get(application=3)
-    record = records.get(object_id=reading.pk)
-    assert (record.action, record.user, record.via, record.reason) == (
+    assert not ChangeRecord.objects.filter(entity__in=["reading", "entry"]).exists()
+    assert ChangeRecord.objects.filter(entity="session").count() == 2
+    records = ChangeRecord.objects.filter(entity="import")
+    sessions = MeasurementSession.objects.all()
+    assert sorted(records.values_list("object_id", flat=True)) == sorted(s.pk for s in sessions)
+    record = records.get(object_id=sessions.get(assay="von_frey").pk)
+    assert (record.action, record.user, record.via, record.reason, record.old) == (
         "create",
         bob,
         "upload",
         "readings import",
+        None,
     )
-    assert record.old is None
-    assert record.new == {
+    von_frey = Reading.objects.filter(assay="von_frey")
+    assert sorted(record.new["readings"]) == sorted(r.pk for r in von_frey)
+    reading = von_frey.get(application=3)
+    assert imported_reading(record.new, reading.pk) == {
         "state": "verified",
         "value": 10.3,
         "behavior": "",
         "entries": {"tech1": 10.3, "tech2": 10.3},
     }
+
+
+def test_the_import_records_hold_every_created_reading_as_the_orm_reads_it(study):
+    lines = footpad_lines() + footpad_lines(animal="R02", experimenters=("tech1",))
+    lines[13] = "R01,21,von_frey,left,4,14.0,tech2,"
+    readings_import(
+        study=study,
+        rows=csv_rows(*lines, "R03,21,hot_plate,,1,9,tech1,flutter", "R04,-1,hot_plate,,1,8,t,"),
+    )
+
+    stored = {}
+    for reading in Reading.objects.prefetch_related("entries"):
+        entries = sorted(reading.entries.all(), key=lambda e: e.experimenter)
+        state = {
+            "state": reading.state,
+            "value": reading.value,
+            "behavior": reading.behavior,
+            "entries": {e.experimenter: e.value for e in entries},
+        }
+        if any(e.behavior for e in entries):
+            state["behaviors"] = {e.experimenter: e.behavior for e in entries}
+        stored[reading.pk] = state
+    assert {pk: state for pk, (_, state) in imported_readings().items()} == stored
 
 
 def test_a_hot_plate_readings_record_holds_each_entrys_behaviour(study):
@@ -128,9 +157,7 @@ def test_a_hot_plate_readings_record_holds_each_entrys_behaviour(study):
         rows=csv_rows("R01,21,hot_plate,,1,9.5,tech1,lick", "R02,21,hot_plate,,1,30,tech1,"),
     )
 
-    new = {
-        r.object_id: r.new for r in ChangeRecord.objects.filter(entity="reading", action="create")
-    }
+    new = {pk: state for pk, (_, state) in imported_readings().items()}
     licked = Reading.objects.get(animal__code="R01")
     cut_off = Reading.objects.get(animal__code="R02")
     assert new[licked.pk] == {
@@ -155,14 +182,14 @@ def test_a_disputed_new_readings_record_holds_both_values_and_precedes_its_discr
 
     discrepancy = Discrepancy.objects.get()
     records = ChangeRecord.objects.filter(
-        Q(entity="reading", object_id=discrepancy.reading_id)
+        Q(entity="import", object_id=discrepancy.reading.session_id)
         | Q(entity="discrepancy", object_id=discrepancy.pk)
     ).order_by("at", "id")
     assert [(r.entity, r.action) for r in records] == [
-        ("reading", "create"),
+        ("import", "create"),
         ("discrepancy", "create"),
     ]
-    assert records[0].new == {
+    assert imported_reading(records[0].new, discrepancy.reading_id) == {
         "state": "disputed",
         "value": None,
         "behavior": "",
@@ -204,8 +231,8 @@ def test_the_second_experimenter_can_arrive_in_a_later_file(study):
     assert set(Reading.objects.values_list("state", flat=True)) == {"verified"}
     reading = Reading.objects.get(application=1)
     assert reading.version == 2
-    created = ChangeRecord.objects.get(entity="reading", object_id=reading.pk, action="create")
-    assert created.new == {
+    created = ChangeRecord.objects.get(entity="import", object_id=reading.session_id)
+    assert imported_reading(created.new, reading.pk) == {
         "state": "unverified",
         "value": None,
         "behavior": "",
@@ -679,27 +706,36 @@ behaviours = st.sampled_from(["", *sorted(BEHAVIOURS)])
 
 @FUZZ
 @given(
-    state=st.sampled_from(Reading.State.values),
-    value=st.none() | finite,
-    behavior=behaviours,
-    entries=st.lists(st.tuples(names, finite, behaviours), max_size=3, unique_by=lambda e: e[0]),
+    readings=st.lists(
+        st.tuples(
+            st.sampled_from(Reading.State.values),
+            st.none() | finite,
+            behaviours,
+            st.lists(st.tuples(names, finite, behaviours), max_size=3, unique_by=lambda e: e[0]),
+        ),
+        max_size=6,
+    )
 )
-def test_a_new_readings_record_is_written_as_json_dumps_would_write_it(
-    state, value, behavior, entries
-):
-    state_of = {
-        "state": state,
-        "value": value,
-        "behavior": behavior,
-        "entries": {name: entry_value for name, entry_value, _ in entries},
-    }
-    if any(entry_behavior for _, _, entry_behavior in entries):
-        state_of["behaviors"] = {name: entry_behavior for name, _, entry_behavior in entries}
-    rows = [(name, entry_value, entry_behavior, 2) for name, entry_value, entry_behavior in entries]
+def test_a_sessions_import_record_gives_back_each_new_reading_as_it_was_added(readings):
+    created = _CreatedReadings()
+    expected = {}
+    for pk, (state, value, behavior, entries) in enumerate(readings, start=1):
+        created.add(pk, state, value, behavior, [(*entry, 2) for entry in entries])
+        expected[pk] = {
+            "state": state,
+            "value": value,
+            "behavior": behavior,
+            "entries": {name: entry_value for name, entry_value, _ in entries},
+        }
+        if any(entry_behavior for _, _, entry_behavior in entries):
+            expected[pk]["behaviors"] = {
+                name: entry_behavior for name, _, entry_behavior in entries
+            }
 
-    text = _RowWriter().reading_json(state, value, behavior, rows)
+    new = json.loads(created.json())
 
-    assert text == json.dumps(state_of)
+    assert {pk: imported_reading(new, pk) for pk in expected} == expected
+    assert imported_reading(new, len(readings) + 1) is None
 
 
 @FUZZ
@@ -732,8 +768,11 @@ def test_names_that_json_escapes_are_stored_and_read_back_intact(study):
     ]
     readings_import(study=study, rows=csv_rows(*lines))
 
-    record = ChangeRecord.objects.get(entity="reading")
-    assert record.new["entries"] == {'Zoë "Z"\tTab\\': 12.0, "Ann O'Neil": 12.0}
+    record = ChangeRecord.objects.get(entity="import")
+    assert imported_reading(record.new, Reading.objects.get().pk)["entries"] == {
+        'Zoë "Z"\tTab\\': 12.0,
+        "Ann O'Neil": 12.0,
+    }
     assert set(Entry.objects.values_list("experimenter", flat=True)) == {
         'Zoë "Z"\tTab\\',
         "Ann O'Neil",

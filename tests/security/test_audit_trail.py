@@ -25,7 +25,8 @@ from studies.models import (
     Membership,
     Study,
 )
-from tests.factories import make_study
+from studies.selectors_history import reading_get, reading_history
+from tests.factories import imported_readings, make_study
 from tests.security import scenario
 from tests.security.test_permission_matrix import MATRIX
 
@@ -39,12 +40,12 @@ def scn(study, alice, bob, carol):
 
 def entries_without_a_record() -> set[int]:
     """Entries whose creation no record holds: neither a ``create`` record of their own (at
-    the bench, in the API, or joining a stored reading in an import) nor their reading's
-    ``create`` record of an import naming their experimenter, value and behaviour."""
+    the bench, in the API, or joining a stored reading in an import) nor their reading's part
+    of the import record of its session naming their experimenter, value and behaviour."""
     creates = ChangeRecord.objects.filter(action="create")
     own = set(creates.filter(entity="entry").values_list("object_id", flat=True))
     held = set()
-    for reading_id, new in creates.filter(entity="reading").values_list("object_id", "new"):
+    for reading_id, (_, new) in imported_readings().items():
         behaviors = new.get("behaviors", {})
         for experimenter, value in new.get("entries", {}).items():
             held.add((reading_id, experimenter, value, behaviors.get(experimenter, "")))
@@ -272,12 +273,10 @@ def test_import_readings_writes_a_record_for_every_value_and_discrepancy(tmp_pat
     assert Entry.objects.count() == 5
     assert entries_without_a_record() == set()
     readings = set(Reading.objects.values_list("pk", flat=True))
-    created = set(
-        ChangeRecord.objects.filter(study=study, entity="reading", action="create").values_list(
-            "object_id", flat=True
-        )
-    )
-    assert readings and created == readings
+    assert readings and set(imported_readings(study=study)) == readings
+    sessions = set(MeasurementSession.objects.values_list("pk", flat=True))
+    imports = ChangeRecord.objects.filter(study=study, entity="import", action="create")
+    assert sorted(imports.values_list("object_id", flat=True)) == sorted(sessions)
     discrepancy = Discrepancy.objects.get()
     record = last_record(study, "discrepancy", object_id=discrepancy.pk, action="create")
     assert record.new["values"] == {"ann": 10.0, "ben": 14.0}
@@ -307,8 +306,8 @@ def test_the_upload_page_writes_records_with_who_uploaded(client, study, bob):
     )
 
     reading = Entry.objects.get().reading
-    record = last_record(study, "reading", object_id=reading.pk, action="create")
-    assert (record.user, record.via, record.new["entries"]) == (bob, "upload", {"x": 7.5})
+    record, state = imported_readings()[reading.pk]
+    assert (record.user, record.via, state["entries"]) == (bob, "upload", {"x": 7.5})
 
 
 def test_import_study_writes_a_record_for_every_row_it_creates_and_changes(tmp_path, study, alice):
@@ -342,8 +341,9 @@ def test_import_study_writes_a_record_for_every_row_it_creates_and_changes(tmp_p
 def test_load_demo_writes_a_record_for_every_row_of_research_data(db):
     call_command("load_demo")
 
+    readings = set(Reading.objects.values_list("pk", flat=True))
+    assert readings and readings <= set(imported_readings())
     for model, entity in (
-        (Reading, "reading"),
         (DoseRecord, "dose"),
         (BodyWeight, "weight"),
         (Animal, "animal"),
@@ -526,7 +526,9 @@ def test_the_history_of_an_imported_value_shows_who_imported_it_when_how_and_the
 
     items = response.context["items"]
     record = items[0].record
-    assert [(i.record.entity, i.record.action) for i in items] == [("reading", "create")]
+    # The reading's part of its session's import record, shown as the reading's creation.
+    assert [(i.entity, i.record.action) for i in items] == [("reading", "create")]
+    assert (record.entity, record.object_id) == ("import", reading.session_id)
     assert (record.user, record.via, record.reason) == (bob, "upload", "readings import")
     assert timezone.now() - record.at < dt.timedelta(minutes=1)
     shown = {f.name: f.new_shown for f in items[0].fields}
@@ -540,6 +542,31 @@ def test_the_history_of_an_imported_value_shows_who_imported_it_when_how_and_the
     assert "ann: 12.5, ben: 12.5" in html
     assert timezone.localtime(record.at).strftime("%Y-%m-%d %H:%M:%S") in html
     assert all(text in html for text in ("bob", "upload", "readings import"))
+
+
+def test_a_values_history_shows_only_its_own_part_of_its_sessions_imports(
+    client, study, alice, bob, django_assert_num_queries
+):
+    _upload(client, study, bob, ["R01,21,hot_plate,,1,8.5,ann,"])
+    _upload(client, study, bob, ["R02,21,hot_plate,,1,9.5,ann,"])
+    first = reading_get(study=study, pk=Reading.objects.get(animal__code="R01").pk)
+    # A record an import wrote per reading before they were kept per session, still shown.
+    ChangeRecord.objects.create(
+        study=study, entity="reading", object_id=first.pk, action="update", new={"value": 8.5}
+    )
+    as_user(client, alice)
+
+    with django_assert_num_queries(3):
+        history = reading_history(reading=first, sees_allocation=True)
+
+    assert ChangeRecord.objects.filter(entity="import", object_id=first.session_id).count() == 2
+    assert [(i.entity, i.record.action) for i in history.items] == [
+        ("reading", "create"),
+        ("reading", "update"),
+    ]
+    assert {f.name: f.new for f in history.items[0].fields}["entries"] == {"ann": 8.5}
+    url = reverse("studies:reading_history", args=[study.slug, first.pk])
+    assert "9.5" not in client.get(url).content.decode()
 
 
 def test_the_history_of_an_imported_session_finds_every_value_of_it(client, study, alice, bob):
@@ -556,12 +583,30 @@ def test_the_history_of_an_imported_session_finds_every_value_of_it(client, stud
     session = MeasurementSession.objects.get(timepoint__day=21)
     url = reverse("studies:history", args=[study.slug]) + f"?session={session.pk}"
 
-    items = as_user(client, alice).get(url).context["items"]
+    response = as_user(client, alice).get(url)
 
+    items = response.context["items"]
+    assert sorted((i.record.entity, i.record.object_id) for i in items) == [
+        ("import", session.pk),
+        ("session", session.pk),
+    ]
+    imported = next(i for i in items if i.record.entity == "import")
     readings = Reading.objects.filter(session=session).values_list("pk", flat=True)
-    assert sorted((i.record.entity, i.record.object_id) for i in items) == sorted(
-        [("session", session.pk), *[("reading", pk) for pk in readings]]
-    )
+    assert sorted(imported.record.new["readings"]) == sorted(readings)
+    assert [(f.name, f.new_shown) for f in imported.fields] == [("readings", "2 created")]
+    assert "2 created" in response.content.decode()
+    # From the session's record to each value's history, which shows what was imported.
+    reading = Reading.objects.get(session=session, animal__code="R01")
+    history = client.get(reverse("studies:reading_history", args=[study.slug, reading.pk]))
+    [created] = history.context["items"]
+    assert (created.entity, created.record.pk) == ("reading", imported.record.pk)
+    assert {f.name: f.new_shown for f in created.fields} == {
+        "state": "verified",
+        "value": 8.5,
+        "behavior": "lick",
+        "entries": "ann: 8.5",
+        "behaviors": "ann: lick",
+    }
 
 
 @pytest.mark.parametrize("who", ["bob", "dave"])
