@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cipn_lab.middleware.SessionRefreshMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it watches the outcome of the login.
@@ -152,10 +153,13 @@ LOGIN_REDIRECT_URL = "studies:today"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sessions live in the database so that several app servers can share them; they expire after
-# a working day of inactivity.
+# a working day of inactivity, give or take the minute between two refreshes of a signed-in
+# session's expiry (cipn_lab.middleware.SessionRefreshMiddleware: saving the session on every
+# request cost an UPDATE and a commit per page and per saved value).
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 1  # hours

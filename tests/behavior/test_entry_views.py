@@ -114,12 +114,11 @@ def test_sessions_page_runs_the_same_queries_for_a_small_and_a_large_study(
         session = open_session(study, alice)
         fill(session, alice, value=lambda a, f, app: 11.0)
     client.force_login(alice)
-    client.get(url("sessions", small))  # warm the session row
-    # session, user, study, membership, timepoints, assays, animals, sessions, states, entries,
-    # and the session's expiry saved (savepoint, update, release)
-    with django_assert_num_queries(13):
+    client.get(url("sessions", small))  # moves the session's expiry
+    # session, user, study, membership, timepoints, assays, animals, sessions, states, entries
+    with django_assert_num_queries(10):
         assert client.get(url("sessions", small)).status_code == 200
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(10):
         assert client.get(url("sessions", large)).status_code == 200
 
 
@@ -240,10 +239,10 @@ def test_the_grid_page_runs_the_same_queries_for_a_small_and_a_large_study(
     client.force_login(bob)
     client.get(url("session_entry", small, BASELINE, VF))
     # session, user, study, membership, study assay, timepoint, session, animals with groups,
-    # own entries, values per experimenter, and the session's expiry saved (3)
-    with django_assert_num_queries(13):
+    # own entries, values per experimenter
+    with django_assert_num_queries(10):
         small_page = client.get(url("session_entry", small, BASELINE, VF))
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(10):
         large_page = client.get(url("session_entry", large, BASELINE, VF))
     assert small_page.content.decode().count('class="v"') == 3 * 20
     assert large_page.content.decode().count('class="v"') == 24 * 20
@@ -623,11 +622,10 @@ def test_the_progress_page_runs_the_same_queries_for_a_small_and_a_large_study(
         fill(open_session(study, bob), bob)
     client.force_login(bob)
     client.get(url("session_progress", small, BASELINE, VF))
-    # session, user, study, membership, study assay, session, animals, states, entries, and
-    # the session's expiry saved (3)
-    with django_assert_num_queries(12):
+    # session, user, study, membership, study assay, session, animals, states, entries
+    with django_assert_num_queries(9):
         client.get(url("session_progress", small, BASELINE, VF))
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(9):
         client.get(url("session_progress", large, BASELINE, VF))
 
 
@@ -782,13 +780,12 @@ def test_the_discrepancy_page_runs_the_same_queries_for_few_and_many(
 
     dispute("R01", 1)
     client.get(page)
-    # session, user, study, membership, discrepancies with joins, entries, and the session's
-    # expiry saved (3)
-    with django_assert_num_queries(9):
+    # session, user, study, membership, discrepancies with joins, entries
+    with django_assert_num_queries(6):
         client.get(page)
     dispute("R01", 2)
     dispute("R02", 1)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         assert len(client.get(page).context["rows"]) == 3
 
 

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from cipn_lab.middleware import REFRESHED_KEY
 from tests.security import scenario
 from tests.security.test_permission_matrix import MATRIX, all_url_names
 
@@ -102,7 +107,8 @@ def test_the_api_with_a_token_needs_no_csrf_cookie(scn, root):
 
 def test_sessions_expire_after_a_working_day_of_inactivity():
     assert settings.SESSION_COOKIE_AGE == 8 * 60 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert settings.SESSION_REFRESH_SECONDS == 60
+    assert "cipn_lab.middleware.SessionRefreshMiddleware" in settings.MIDDLEWARE
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
 
 
@@ -115,6 +121,29 @@ def test_each_request_moves_the_expiry_a_working_day_ahead(client, alice):
 
     assert client.get(reverse("studies:today")).status_code == 200
 
+    left = Session.objects.get(pk=session.pk).expire_date - timezone.now()
+    assert dt.timedelta(hours=7, minutes=59) < left <= dt.timedelta(hours=8)
+
+
+def test_the_expiry_moves_at_most_once_a_minute(client, alice):
+    client.force_login(alice)
+    assert client.get(reverse("studies:today")).status_code == 200  # refreshed
+    session = Session.objects.get()
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + dt.timedelta(hours=7))
+
+    # Within the minute: the session row is read, not written.
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("studies:today")).status_code == 200
+    assert not [q for q in queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
+    left = Session.objects.get(pk=session.pk).expire_date - timezone.now()
+    assert left <= dt.timedelta(hours=7)
+
+    # A minute on, the next request moves it a working day ahead again.
+    stored = SessionStore(session_key=session.pk)
+    stored[REFRESHED_KEY] = time.time() - settings.SESSION_REFRESH_SECONDS - 1
+    stored.save()
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + dt.timedelta(hours=7))
+    assert client.get(reverse("studies:today")).status_code == 200
     left = Session.objects.get(pk=session.pk).expire_date - timezone.now()
     assert dt.timedelta(hours=7, minutes=59) < left <= dt.timedelta(hours=8)
 
