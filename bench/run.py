@@ -15,7 +15,9 @@
   one ``executemany`` (SQLite) or ``COPY`` (PostgreSQL), without any validation;
 - ``entry_save_ms``: one animal's 20 von Frey values saved through the entry page's endpoint.
 
-Every figure is the median of ``--runs`` runs (at least 5). ``--profile NAME`` prints a
+Every figure is the median of ``--runs`` runs (at least 5), a figure and its floor timed in
+turns so that a change in the machine's load moves both. On PostgreSQL the tables are analysed
+after the bulk writes, as autovacuum would. ``--profile NAME`` prints a
 pyinstrument profile of one run of ``stats``, ``dashboard``, ``import`` or ``entry`` instead.
 """
 
@@ -32,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +202,19 @@ def timed(fn, runs: int) -> tuple[float, object]:
         result = fn()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), result
+
+
+def timed_in_turns(fns: list, runs: int) -> tuple[list[float], list]:
+    """:func:`timed` of several functions called in turns (the first, the second, ..., then
+    the first again), the median of each, and each one's last result."""
+    times: list[list[float]] = [[] for _ in fns]
+    results: list = [None] * len(fns)
+    for _ in range(runs):
+        for index, fn in enumerate(fns):
+            start = time.perf_counter()
+            results[index] = fn()
+            times[index].append((time.perf_counter() - start) * 1000)
+    return [statistics.median(t) for t in times], results
 
 
 def stats_document(study) -> dict:
@@ -479,17 +495,18 @@ def _measure(connection, tmpdir: Path, animals: int, runs: int, profile_name: st
         profile(fn)
         return None
 
-    print("Statistics ...", file=sys.stderr)
+    # Each figure and its floor are timed in turns, run after run, so that a change in the
+    # machine's load while the benchmark runs moves both rather than their ratio.
+    print("Statistics and dashboard ...", file=sys.stderr)
     comparisons = [("VEH", "PTX-SAL"), ("PTX-SAL", "PTX-IVIG"), ("PTX-SAL", "PTX-CLO")]
-    stats_document(study)  # warm-up: imports, SciPy's first calls
-    stats_ms, document = timed(lambda: stats_document(study), runs)
-    stats_baseline(connection, study.pk, comparisons)
-    baseline_ms, baseline = timed(lambda: stats_baseline(connection, study.pk, comparisons), runs)
+    fetch_baseline = partial(stats_baseline, connection, study.pk, comparisons)
+    fetch_dashboard = partial(dashboard_get, stats_client, dashboard_url)
+    # Warm-ups: imports, SciPy's first calls, templates, the session row.
+    document, baseline, _ = stats_document(study), fetch_baseline(), fetch_dashboard()
     check_baseline(document, baseline)
-
-    print("Dashboard ...", file=sys.stderr)
-    dashboard_get(stats_client, dashboard_url)  # warm-up: templates, the session row
-    dashboard_ms, _ = timed(lambda: dashboard_get(stats_client, dashboard_url), runs)
+    (stats_ms, baseline_ms, dashboard_ms), _ = timed_in_turns(
+        [lambda: stats_document(study), fetch_baseline, fetch_dashboard], runs
+    )
     small_url = reverse("behavior:dashboard", kwargs={"slug": small.slug})
     dashboard_get(stats_client, small_url)
     queries = {
@@ -499,9 +516,14 @@ def _measure(connection, tmpdir: Path, animals: int, runs: int, profile_name: st
 
     print("Import ...", file=sys.stderr)
     do_import()  # warm-up
-    import_ms, _ = timed(do_import, runs)
     import_baseline(connection, study, text)
-    floor = statistics.median(import_baseline(connection, study, text) for _ in range(runs))
+    import_ms, floor_seconds = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        do_import()
+        import_ms.append((time.perf_counter() - start) * 1000)
+        floor_seconds.append(import_baseline(connection, study, text))
+    import_ms, floor = statistics.median(import_ms), statistics.median(floor_seconds)
     settle(connection)  # the imports wrote six times the study
 
     print("Entry ...", file=sys.stderr)
