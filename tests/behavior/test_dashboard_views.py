@@ -217,10 +217,10 @@ def test_a_part_takes_a_fixed_number_of_queries(client, alice, part, django_asse
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     login(client, alice)
     client.get(part_url(small.slug, part, assay="von_frey", partial=1))
-    # session, user, study, membership; assays, groups, timepoints, comparisons; sessions,
+    # session, user, study with the membership; assays, groups, timepoints, comparisons; sessions,
     # animals, footpad summaries (the session's expiry was moved by the first request)
     for study in (small, large):
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(10):
             response = client.get(part_url(study.slug, part, assay="von_frey", partial=1))
         assert response.status_code == 200
 
@@ -233,11 +233,11 @@ def test_the_dashboard_takes_a_fixed_number_of_queries(client, alice, django_ass
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     login(client, alice)
     client.get(dashboard_url(small.slug))  # the session's expiry moved: not part of the page
-    # session, user, study, membership; assays, groups, timepoints, comparisons; sessions,
+    # session, user, study with the membership; assays, groups, timepoints, comparisons; sessions,
     # animals, footpad summaries; animals by group; body weights; schedules; dose records
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         assert client.get(dashboard_url(small.slug)).status_code == 200
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         assert client.get(dashboard_url(large.slug)).status_code == 200
 
 
@@ -259,9 +259,9 @@ def test_the_stats_api_takes_a_fixed_number_of_queries(alice, django_assert_num_
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     api = APIClient()
     api.force_authenticate(alice)
-    # study, membership, assays; then the document's seven
+    # study with the membership, assays; then the document's seven
     for study in (small, large):
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(9):
             response = api.get(f"/api/studies/{study.slug}/stats/", {"assay": "von_frey"})
         assert response.status_code == 200
 

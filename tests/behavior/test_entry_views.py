@@ -115,10 +115,11 @@ def test_sessions_page_runs_the_same_queries_for_a_small_and_a_large_study(
         fill(session, alice, value=lambda a, f, app: 11.0)
     client.force_login(alice)
     client.get(url("sessions", small))  # moves the session's expiry
-    # session, user, study, membership, timepoints, assays, animals, sessions, states, entries
-    with django_assert_num_queries(10):
+    # session, user, study with the membership, timepoints, assays, animals, sessions, states,
+    # entries
+    with django_assert_num_queries(9):
         assert client.get(url("sessions", small)).status_code == 200
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         assert client.get(url("sessions", large)).status_code == 200
 
 
@@ -238,11 +239,11 @@ def test_the_grid_page_runs_the_same_queries_for_a_small_and_a_large_study(
         fill(open_session(study, bob), bob, value=lambda a, f, app: 8.0 + app)
     client.force_login(bob)
     client.get(url("session_entry", small, BASELINE, VF))
-    # session, user, study, membership, study assay, timepoint, session, animals with groups,
-    # own entries, values per experimenter
-    with django_assert_num_queries(10):
+    # session, user, study with the membership, study assay, timepoint, session, animals with
+    # groups, own entries, values per experimenter
+    with django_assert_num_queries(9):
         small_page = client.get(url("session_entry", small, BASELINE, VF))
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         large_page = client.get(url("session_entry", large, BASELINE, VF))
     assert small_page.content.decode().count('class="v"') == 3 * 20
     assert large_page.content.decode().count('class="v"') == 24 * 20
@@ -622,10 +623,10 @@ def test_the_progress_page_runs_the_same_queries_for_a_small_and_a_large_study(
         fill(open_session(study, bob), bob)
     client.force_login(bob)
     client.get(url("session_progress", small, BASELINE, VF))
-    # session, user, study, membership, study assay, session, animals, states, entries
-    with django_assert_num_queries(9):
+    # session, user, study with the membership, study assay, session, animals, states, entries
+    with django_assert_num_queries(8):
         client.get(url("session_progress", small, BASELINE, VF))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(url("session_progress", large, BASELINE, VF))
 
 
@@ -780,12 +781,12 @@ def test_the_discrepancy_page_runs_the_same_queries_for_few_and_many(
 
     dispute("R01", 1)
     client.get(page)
-    # session, user, study, membership, discrepancies with joins, entries
-    with django_assert_num_queries(6):
+    # session, user, study with the membership, discrepancies with joins, entries
+    with django_assert_num_queries(5):
         client.get(page)
     dispute("R01", 2)
     dispute("R02", 1)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert len(client.get(page).context["rows"]) == 3
 
 

@@ -441,9 +441,9 @@ def test_the_pi_sees_every_change_of_the_study_newest_first(
     as_user(client, alice)
     url = reverse("studies:history", args=[scn.study.slug])
 
-    # session, user; study, membership (role); count, page of records; entity list; and, the
+    # session, user; study with the membership (role); count, page of records; entity list; and, the
     # login's first request, the session's expiry moved (a savepoint, the update, its release)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = client.get(url)
 
     items = response.context["items"]
@@ -477,7 +477,7 @@ def test_the_history_costs_the_same_queries_for_a_bigger_study(
     as_user(client, alice)
     client.get(reverse("studies:history", args=[small.study.slug]))  # moves the expiry
     for scn in (small, big):
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             client.get(reverse("studies:history", args=[scn.study.slug]))
 
 
@@ -624,9 +624,9 @@ def test_the_history_of_a_value_shows_entries_discrepancy_and_resolution(
     url = reverse("studies:reading_history", args=[scn.study.slug, reading.pk])
     as_user(client, alice)
 
-    # session, user; study, membership; reading; entries; discrepancies; records; the session
-    # saved again (3)
-    with django_assert_num_queries(11):
+    # session, user; study with the membership; reading; entries; discrepancies; records; and,
+    # the login's first request, the session's expiry moved (3)
+    with django_assert_num_queries(10):
         response = client.get(url)
 
     items = response.context["items"]
