@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 
 from behavior import stats
 from behavior.forms_dashboard import FOOTPADS, StatsOptions
@@ -614,35 +614,39 @@ class DoseProgress:
 def dose_progress(
     *, study: Study, today: dt.date, active_per_group: Mapping[str, int], blinded_view: bool
 ) -> list[DoseProgress]:
-    """Doses due so far (by day 0 and today) against doses recorded (two queries).
+    """Doses due so far (by day 0 and today) against doses recorded (one query).
 
     Due doses are each schedule's days up to today times the group's active animals. Without
     day 0 every scheduled dose counts as due. A blinded view gets one total: schedules by
     group would reveal which coded group receives which agent.
     """
     today_day = (today - study.day0).days if study.day0 else None
-    schedules = list(
+    # Each schedule's doses given and missed, counted in the same query.
+    recorded = {
+        f"n_{status}": Subquery(
+            DoseRecord.objects.filter(schedule=OuterRef("pk"), status=status)
+            .order_by()
+            .values("schedule")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        for status in (DoseRecord.Status.GIVEN, DoseRecord.Status.MISSED)
+    }
+    schedules = (
         DosingSchedule.objects.filter(study=study)
         .order_by("group__order", "agent__name")
-        .values_list("id", "group__code", "agent__name", "dose", "unit", "route", "days")
+        .annotate(**recorded)
+        .values_list("group__code", "agent__name", "dose", "unit", "route", "days", *recorded)
     )
-    recorded: dict[tuple[int, str], int] = {}
-    for schedule_id, status, n in (
-        DoseRecord.objects.filter(schedule__study=study)
-        .order_by()
-        .values_list("schedule_id", "status")
-        .annotate(n=Count("id"))
-    ):
-        recorded[(schedule_id, status)] = n
     rows = []
-    for schedule_id, group, agent, dose, unit, route, days in schedules:
+    for group, agent, dose, unit, route, days, given, missed in schedules:
         due_days = [d for d in days or [] if today_day is None or d <= today_day]
         rows.append(
             DoseProgress(
                 label=f"{group}: {agent} {dose:g} {unit} {route}",
                 due=len(due_days) * active_per_group.get(group, 0),
-                given=recorded.get((schedule_id, DoseRecord.Status.GIVEN), 0),
-                missed=recorded.get((schedule_id, DoseRecord.Status.MISSED), 0),
+                given=given or 0,
+                missed=missed or 0,
             )
         )
     if blinded_view and rows:

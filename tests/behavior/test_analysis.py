@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,11 +21,12 @@ from behavior.analysis import (
     StudyDesign,
     assay_statistics,
     display_labels,
+    dose_progress,
     readings_frame,
     study_stats_document,
 )
 from behavior.forms_dashboard import FOOTPADS, StatsOptions
-from studies.models import Animal
+from studies.models import Animal, DoseRecord
 from tests.behavior.dashboard_data import (
     SHIFT,
     SLEEP_1,
@@ -32,7 +35,7 @@ from tests.behavior.dashboard_data import (
     populated_study,
     sleep_study,
 )
-from tests.factories import make_study
+from tests.factories import add_schedule, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -407,3 +410,43 @@ def test_assay_statistics_equal_the_stats_functions_step_by_step(data, assay, op
     )
     for name, table in expected.items():
         pd.testing.assert_frame_equal(getattr(result, name), table, check_exact=True, obj=name)
+
+
+# --- doses given and due -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dose_progress_counts_each_schedules_doses_due_given_and_missed():
+    today = dt.date(2026, 3, 11)
+    study = make_study(slug="doses", animals_per_group=3, day0=today - dt.timedelta(days=10))
+    vehicle = add_schedule(study, "VEH", "saline", days=[0, 7, 14])
+    ivig = add_schedule(study, "PTX-IVIG", "IVIg", days=[0, 1])
+    vehicle_animals = list(study.animals.filter(group__code="VEH").order_by("code"))
+    given_at = timezone.now()
+    for animal, day, status in [
+        (vehicle_animals[0], 0, "given"),
+        (vehicle_animals[1], 0, "given"),
+        (vehicle_animals[2], 0, "missed"),
+        (vehicle_animals[0], 7, "given"),
+    ]:
+        DoseRecord.objects.create(
+            schedule=vehicle,
+            animal=animal,
+            day=day,
+            status=status,
+            given_at=given_at if status == "given" else None,
+            reason="" if status == "given" else "animal escaped",
+        )
+    active = {"VEH": 3, "PTX-SAL": 3, "PTX-IVIG": 2}
+
+    rows = dose_progress(study=study, today=today, active_per_group=active, blinded_view=False)
+
+    # Days 0 and 7 are due by day 10 (not 14): twice three vehicle animals; IVIg's two days
+    # times its two active animals, none recorded.
+    assert [(r.label, r.due, r.given, r.missed, r.outstanding) for r in rows] == [
+        ("VEH: saline 1 g/kg iv", 6, 3, 1, 2),
+        ("PTX-IVIG: IVIg 1 g/kg iv", 4, 0, 0, 4),
+    ]
+    assert ivig.records.count() == 0
+    (total,) = dose_progress(study=study, today=today, active_per_group=active, blinded_view=True)
+    assert (total.label, total.due, total.given, total.missed) == ("All doses", 10, 3, 1)
