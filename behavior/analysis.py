@@ -155,7 +155,17 @@ STATE_COUNT_COLUMNS = ("n_verified", "n_resolved", "n_unverified", "n_disputed")
 FOOTPAD_COLUMNS = [*READINGS_COLUMNS, *STATE_COUNT_COLUMNS]
 
 
-def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
+def study_animals(*, study: Study) -> list[tuple[int, str, str | None, str]]:
+    """Every animal of the study as ``(pk, code, group code or None, status)``, by pk (one
+    query): for :func:`footpad_frames` and :func:`animals_by_group` on one page."""
+    return sorted(
+        Animal.objects.filter(study=study).values_list("pk", "code", "group__code", "status")
+    )
+
+
+def footpad_frames(
+    *, study: Study, assays, animals: list[tuple] | None = None
+) -> dict[str, pd.DataFrame]:
     """The readings of several assays reduced to one row per footpad (von Frey) or per
     animal's trials (hot plate) and session, from the stored summaries
     (:mod:`behavior.summaries`): three queries.
@@ -168,10 +178,11 @@ def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
     study has ten or twenty times fewer rows to carry into pandas than slots.
 
     The summaries are read without joins, their sessions and animals looked up in two small
-    queries: joining four tables for every row costs more than the rest of the read. The
-    summary rows go into columns without a Python step per row: at 200 animals a loop over
-    them cost as much as the statistics. Rows are in the order of :func:`readings_frame`
-    (animal code, day, footpad).
+    queries (one if ``animals`` are given, as :func:`study_animals` lists them): joining four
+    tables for every row costs more than the rest of the read. The summary rows go into
+    columns without a Python step per row: at 200 animals a loop over them cost as much as
+    the statistics. Rows are in the order of :func:`readings_frame` (animal code, day,
+    footpad).
     """
     assays = list(assays)
     sessions = sorted(
@@ -179,11 +190,11 @@ def footpad_frames(*, study: Study, assays) -> dict[str, pd.DataFrame]:
             "pk", "assay", "timepoint__label", "timepoint__day"
         )
     )
-    animals = sorted(
-        Animal.objects.filter(study=study, group__isnull=False).values_list(
+    if animals is None:
+        animals = Animal.objects.filter(study=study, group__isnull=False).values_list(
             "pk", "code", "group__code", "status"
         )
-    )
+    animals = sorted(row for row in animals if row[2] is not None)
     if not sessions:
         return {assay: _empty_footpad_frame() for assay in assays}
     table = connection.ops.quote_name(FootpadSummary._meta.db_table)
@@ -560,9 +571,17 @@ def group_time_models(result: AssayStatistics) -> GroupTimeModels:
 # --------------------------------------------------------------------------------------------
 
 
-def animals_by_group(*, study: Study) -> dict[str | None, dict[str, int]]:
-    """Counts of animals per group code and status (one query)."""
+def animals_by_group(
+    *, study: Study, animals: list[tuple] | None = None
+) -> dict[str | None, dict[str, int]]:
+    """Counts of animals per group code and status (one query, none if ``animals`` are
+    given as :func:`study_animals` lists them)."""
     counts: dict[str | None, dict[str, int]] = {}
+    if animals is not None:
+        for _, _, group, status in animals:
+            by_status = counts.setdefault(group, {})
+            by_status[status] = by_status.get(status, 0) + 1
+        return counts
     rows = (
         Animal.objects.filter(study=study)
         .order_by()

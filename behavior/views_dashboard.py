@@ -97,8 +97,9 @@ def dashboard(request, slug: str):
 def _dashboard_content(*, study, design, options, bv: bool) -> dict:
     labels, colours, names = _legend(design, blinded_view=bv)
     group_labels = labels if bv else None
-    frames = analysis.footpad_frames(study=study, assays=list(design.assays))
-    animals = analysis.animals_by_group(study=study)
+    every_animal = analysis.study_animals(study=study)
+    frames = analysis.footpad_frames(study=study, assays=list(design.assays), animals=every_animal)
+    animals = analysis.animals_by_group(study=study, animals=every_animal)
     active_per_group = {
         group: counts.get(Animal.Status.ACTIVE, 0)
         for group, counts in animals.items()

@@ -234,10 +234,10 @@ def test_the_dashboard_takes_a_fixed_number_of_queries(client, alice, django_ass
     login(client, alice)
     client.get(dashboard_url(small.slug))  # the session's expiry moved: not part of the page
     # session, user, study with the membership; assays, groups, timepoints, comparisons; sessions,
-    # animals, footpad summaries; animals by group; body weights; schedules with their doses
-    with django_assert_num_queries(13):
+    # animals, footpad summaries; body weights; schedules with their doses
+    with django_assert_num_queries(12):
         assert client.get(dashboard_url(small.slug)).status_code == 200
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         assert client.get(dashboard_url(large.slug)).status_code == 200
 
 

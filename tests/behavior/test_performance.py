@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 from django.urls import reverse
 
@@ -201,6 +202,17 @@ def test_footpad_frames_are_three_queries_whatever_the_size(django_assert_num_qu
             frames[VF]
         )
         assert frames[VF]["n_verified"].sum() == (readings["state"] == "verified").sum()
+        # The dashboard reads the animals once for the frames and the counts by group.
+        animals = analysis.study_animals(study=study)
+        with django_assert_num_queries(2):  # sessions, summaries
+            given = analysis.footpad_frames(
+                study=study, assays=[VF, Assay.HOT_PLATE], animals=animals
+            )
+        for assay, frame in frames.items():
+            pd.testing.assert_frame_equal(given[assay], frame, check_exact=True)
+        with django_assert_num_queries(0):
+            counted = analysis.animals_by_group(study=study, animals=animals)
+        assert counted == analysis.animals_by_group(study=study)
         # in the readings' order: animal code, day, footpad
         keys = list(
             zip(*(frames[VF][c].tolist() for c in ("animal", "day", "footpad")), strict=True)
