@@ -74,8 +74,10 @@ class Reading(models.Model):
         DISPUTED = "disputed", "Open discrepancy"
         RESOLVED = "resolved", "Resolved"
 
+    # No index of its own: the unique slot (session, animal, footpad, application) and the
+    # (session, state) index both begin with it, and an import writes 30,000 readings at once.
     session = models.ForeignKey(
-        MeasurementSession, on_delete=models.PROTECT, related_name="readings"
+        MeasurementSession, on_delete=models.PROTECT, related_name="readings", db_index=False
     )
     animal = models.ForeignKey(Animal, on_delete=models.PROTECT, related_name="readings")
     # Copied from the session so that the footpad rule can be a database constraint.
@@ -236,7 +238,10 @@ class FootpadSummary(models.Model):
     ``manage.py refresh_summaries`` rebuilds them from the readings.
     """
 
-    session = models.ForeignKey(MeasurementSession, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (session, animal, footpad), which begins with it.
+    session = models.ForeignKey(
+        MeasurementSession, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     animal = models.ForeignKey(Animal, on_delete=models.CASCADE, related_name="+")
     assay = models.CharField(max_length=20, choices=Assay.choices)
     footpad = models.CharField(max_length=5, blank=True)
@@ -274,7 +279,10 @@ class EntryTally(models.Model):
     the study, a few hundred tallies do not.
     """
 
-    session = models.ForeignKey(MeasurementSession, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (session, animal, experimenter), which begins with it.
+    session = models.ForeignKey(
+        MeasurementSession, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     animal = models.ForeignKey(Animal, on_delete=models.CASCADE, related_name="+")
     experimenter = models.CharField(max_length=150)
     entries = models.PositiveIntegerField()
