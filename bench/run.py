@@ -16,8 +16,8 @@
 - ``entry_save_ms``: one animal's 20 von Frey values saved through the entry page's endpoint.
 
 Every figure is the median of ``--runs`` runs (at least 5), a figure and its floor timed in
-turns so that a change in the machine's load moves both. On PostgreSQL the tables are analysed
-after the bulk writes, as autovacuum would. ``--profile NAME`` prints a
+turns so that a change in the machine's load moves both. On PostgreSQL the tables are vacuumed
+and analysed after the bulk writes, as autovacuum would. ``--profile NAME`` prints a
 pyinstrument profile of one run of ``stats``, ``dashboard``, ``import`` or ``entry`` instead.
 """
 
@@ -326,13 +326,14 @@ def import_baseline(connection, study, csv_text: str) -> float:
 
 
 def settle(connection) -> None:
-    """On PostgreSQL, ANALYZE after a bulk write, as autovacuum does within a minute of one on
-    a running server: the benchmark writes hundreds of thousands of rows and measures seconds
-    later, and without column statistics the planner scans whole tables for a handful of rows.
+    """On PostgreSQL, VACUUM and ANALYZE after a bulk write, as autovacuum does within a minute
+    of one on a running server: the benchmark writes hundreds of thousands of rows and measures
+    seconds later. Without column statistics the planner scans whole tables for a handful of
+    rows, and autovacuum, starting on its own, would take a core from the measurements.
     (SQLite keeps no statistics unless told to, and a deployment does not tell it.)"""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM (ANALYZE)")
 
 
 def dashboard_get(client, url: str):
