@@ -19,9 +19,10 @@ from django.db import connection, transaction
 from behavior.models import Entry, EntryTally, FootpadSummary, MeasurementSession, Reading
 from studies.models import Animal
 
+# A summary's ``n_<state>`` column for each state of a reading, and the sum that fills it.
+_STATE_COLUMNS = ", ".join(f"n_{state}" for state in Reading.State.values)
 _COUNTS = ", ".join(
-    f"SUM(CASE WHEN state = '{state}' THEN 1 ELSE 0 END)"
-    for state in ("verified", "resolved", "unverified", "disputed")
+    f"SUM(CASE WHEN state = '{state}' THEN 1 ELSE 0 END)" for state in Reading.State.values
 )
 
 
@@ -29,19 +30,22 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+# Both statements read the readings as ``r``: ``where`` names their columns so.
+
+
 def _summarise(where: str) -> str:
     """The footpad summaries of the readings that ``where`` selects."""
     return (
         f"INSERT INTO {_table(FootpadSummary)} (session_id, animal_id, assay, footpad, slots, "
-        "with_value, mean, n_verified, n_resolved, n_unverified, n_disputed) "
+        f"with_value, mean, {_STATE_COLUMNS}) "
         f"SELECT session_id, animal_id, assay, footpad, COUNT(*), COUNT(value), AVG(value), "
-        f"{_COUNTS} FROM {_table(Reading)} WHERE {where} "
+        f"{_COUNTS} FROM {_table(Reading)} r WHERE {where} "
         "GROUP BY session_id, animal_id, assay, footpad"
     )
 
 
 def _tally(where: str) -> str:
-    """The entry tallies of the readings that ``where`` selects (columns of the reading)."""
+    """The entry tallies of the readings that ``where`` selects."""
     return (
         f"INSERT INTO {_table(EntryTally)} (session_id, animal_id, experimenter, entries) "
         f"SELECT r.session_id, r.animal_id, e.experimenter, COUNT(*) "
@@ -61,12 +65,12 @@ def _lock(animals) -> None:
     list(animals.order_by("pk").select_for_update().values_list("pk", flat=True))
 
 
-def _write(where: str, params: list, *, prefixed_where: str) -> int:
+def _write(where: str, params: list) -> int:
     """Insert the summaries and tallies of what ``where`` selects; the summary rows written."""
     with connection.cursor() as cursor:
         cursor.execute(_summarise(where), params)
         written = cursor.rowcount
-        cursor.execute(_tally(prefixed_where), params)
+        cursor.execute(_tally(where), params)
     return written
 
 
@@ -80,25 +84,20 @@ def summaries_refresh(
     """
     session_id = session if isinstance(session, int) else session.pk
     stale = {"session_id": session_id}
-    where, params = "session_id = %s", [session_id]
+    where, params = "r.session_id = %s", [session_id]
     if animals is not None:
         ids = sorted(set(animals))
         if not ids:
             return
         _lock(Animal.objects.filter(pk__in=ids))
         stale["animal_id__in"] = ids
-        where += f" AND animal_id IN ({', '.join(['%s'] * len(ids))})"
+        where += f" AND r.animal_id IN ({', '.join(['%s'] * len(ids))})"
         params += ids
     else:
         _lock(Animal.objects.filter(study__sessions=session_id))
     FootpadSummary.objects.filter(**stale).delete()
     EntryTally.objects.filter(**stale).delete()
-    _write(where, params, prefixed_where=_prefixed(where))
-
-
-def _prefixed(where: str) -> str:
-    """``where`` on the readings' columns as the tallies' join names them."""
-    return where.replace("session_id", "r.session_id").replace("animal_id", "r.animal_id")
+    _write(where, params)
 
 
 @transaction.atomic
@@ -110,12 +109,12 @@ def summaries_rebuild(*, sessions: Iterable[int] | None = None) -> int:
         _lock(Animal.objects.all())
         FootpadSummary.objects.all().delete()
         EntryTally.objects.all().delete()
-        return _write("1 = 1", [], prefixed_where="1 = 1")
+        return _write("1 = 1", [])
     ids = sorted(set(sessions))
     if not ids:
         return 0
     _lock(Animal.objects.filter(study__sessions__in=ids))
     FootpadSummary.objects.filter(session_id__in=ids).delete()
     EntryTally.objects.filter(session_id__in=ids).delete()
-    where = f"session_id IN ({', '.join(['%s'] * len(ids))})"
-    return _write(where, ids, prefixed_where=_prefixed(where))
+    where = f"r.session_id IN ({', '.join(['%s'] * len(ids))})"
+    return _write(where, ids)
