@@ -27,12 +27,16 @@ PERMISSIONS: dict[str, set[str]] = {
 
 def role_in_study(*, user, study: Study) -> str | None:
     """The user's role in the study, ``pi`` for staff, or None for an outsider."""
-    if not user.is_authenticated:
-        return None
-    if user.is_staff:
-        return PI
+    if not _needs_membership(user):
+        return PI if user.is_authenticated else None
     membership = Membership.objects.filter(study=study, user=user).only("role").first()
     return membership.role if membership else None
+
+
+def _needs_membership(user) -> bool:
+    """Whether the user's role comes from a membership: staff act as a PI everywhere, and an
+    anonymous user has none."""
+    return user.is_authenticated and not user.is_staff
 
 
 def can(role: str | None, action: str) -> bool:
@@ -53,7 +57,7 @@ def study_for(*, user, slug: str, action: str = READ) -> tuple[Study, str]:
     gets 403.
     """
     studies = Study.objects.filter(slug=slug)
-    if user.is_authenticated and not user.is_staff:
+    if _needs_membership(user):
         # The membership read with the study: one query on every page of a study.
         studies = studies.annotate(
             member_role=Subquery(
@@ -63,7 +67,8 @@ def study_for(*, user, slug: str, action: str = READ) -> tuple[Study, str]:
     study = studies.first()
     if study is None:
         raise Http404("No such study.")
-    role = PI if user.is_authenticated and user.is_staff else getattr(study, "member_role", None)
+    # Without a membership to read, role_in_study answers without a query.
+    role = study.member_role if _needs_membership(user) else role_in_study(user=user, study=study)
     if role is None:
         raise Http404("No such study.")
     if not can(role, action):
