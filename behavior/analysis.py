@@ -387,14 +387,11 @@ def assay_statistics(
         coded = {code: labels.get(code, code) for code in frame["group"].unique()}
         frame = frame.assign(group=frame["group"].map(coded))
     is_out = frame["animal_status"].eq(Animal.Status.EXCLUDED).to_numpy()
-    any_out = bool(is_out.any())
-    left_out = None
-    if any_out or frame.empty:
-        left_out = frame.loc[is_out, ["animal", "day", "footpad"]].drop_duplicates()
-        if assay != "von_frey":
-            left_out = left_out.assign(footpad="").drop_duplicates()
-        left_out = left_out.assign(reason=REASON_ANIMAL_EXCLUDED)
-    if any_out:
+    left_out = frame.loc[is_out, ["animal", "day", "footpad"]].drop_duplicates()
+    if assay != "von_frey":
+        left_out = left_out.assign(footpad="").drop_duplicates()
+    left_out = left_out.assign(reason=REASON_ANIMAL_EXCLUDED)
+    if is_out.any():
         frame = frame.loc[~is_out]
     counts = _state_counts(frame)
 
@@ -404,14 +401,9 @@ def assay_statistics(
         footpads=FOOTPADS[options.footpads],
         include_unverified=options.include_unverified,
     )
-    if left_out is not None:
-        excluded = pd.concat(
-            [excluded, left_out.loc[:, list(stats.EXCLUDED_COLUMNS)]], ignore_index=True
-        )
-    # (Without excluded animals there is nothing to add: a concatenation with no rows.)
-    excluded = excluded.sort_values(
-        ["day", "animal", "footpad"], kind="mergesort", ignore_index=True
-    )
+    excluded = pd.concat(
+        [excluded, left_out.loc[:, list(stats.EXCLUDED_COLUMNS)]], ignore_index=True
+    ).sort_values(["day", "animal", "footpad"], kind="mergesort", ignore_index=True)
 
     unit = ASSAY_UNITS[assay]
     dropped = pd.DataFrame(columns=["animal", "reason"])
