@@ -31,3 +31,11 @@ def browser_type_launch_args(browser_type_launch_args):
 def fast_password_hashing(settings):
     """Every test makes its users with a password: a slow hasher would dominate the run."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def no_statistics_cached_before():
+    """Each test starts with no dashboard statistics kept from an earlier one."""
+    from django.core.cache import caches
+
+    caches["statistics"].clear()

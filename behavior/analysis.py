@@ -13,6 +13,7 @@ then named by its coded label only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,16 +156,63 @@ STATE_COUNT_COLUMNS = ("n_verified", "n_resolved", "n_unverified", "n_disputed")
 FOOTPAD_COLUMNS = [*READINGS_COLUMNS, *STATE_COUNT_COLUMNS]
 
 
-def study_animals(*, study: Study) -> list[tuple[int, str, str | None, str]]:
-    """Every animal of the study as ``(pk, code, group code or None, status)``, by pk (one
-    query): for :func:`footpad_frames` and :func:`animals_by_group` on one page."""
+def study_animals(*, study: Study) -> list[tuple[int, str, str | None, str, int]]:
+    """Every animal of the study as ``(pk, code, group code or None, status, summaries
+    revision)``, by pk (one query): for :func:`footpad_frames`, :func:`animals_by_group` and
+    :func:`statistics_key` on one page."""
     return sorted(
-        Animal.objects.filter(study=study).values_list("pk", "code", "group__code", "status")
+        Animal.objects.filter(study=study).values_list(
+            "pk", "code", "group__code", "status", "summaries_revision"
+        )
     )
 
 
+def study_sessions(*, study: Study, assays) -> list[tuple[int, str, str, int]]:
+    """The study's sessions of ``assays`` as ``(pk, assay, timepoint label, day)``, by pk (one
+    query): for :func:`footpad_frames` and :func:`statistics_key`."""
+    return sorted(
+        MeasurementSession.objects.filter(study=study, assay__in=list(assays)).values_list(
+            "pk", "assay", "timepoint__label", "timepoint__day"
+        )
+    )
+
+
+def statistics_key(
+    *, design: StudyDesign, animals: list[tuple], sessions: list[tuple], extra=()
+) -> str:
+    """A key that changes whenever statistics computed from the study's footpad summaries
+    could: with its design, its animals (group, status) and their summaries' revisions (renewed
+    in every transaction that rewrites an animal's summaries), its sessions, and ``extra`` (the
+    options, the viewer's blinding).
+
+    ``animals`` as :func:`study_animals` lists them and ``sessions`` as :func:`study_sessions`,
+    both read before the summaries: a summary written after them can only make the entry
+    stored under this key newer than the key says, never older.
+    """
+    assays = [
+        (name, [(f.attname, getattr(row, f.attname)) for f in row._meta.concrete_fields])
+        for name, row in sorted(design.assays.items())
+    ]
+    described = (
+        design.study.pk,
+        design.study.slug,
+        assays,
+        design.groups,
+        design.timepoints,
+        design.comparisons,
+        animals,
+        sessions,
+        extra,
+    )
+    return hashlib.sha256(repr(described).encode()).hexdigest()
+
+
 def footpad_frames(
-    *, study: Study, assays, animals: list[tuple] | None = None
+    *,
+    study: Study,
+    assays,
+    animals: list[tuple] | None = None,
+    sessions: list[tuple] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The readings of several assays reduced to one row per footpad (von Frey) or per
     animal's trials (hot plate) and session, from the stored summaries
@@ -178,18 +226,15 @@ def footpad_frames(
     study has ten or twenty times fewer rows to carry into pandas than slots.
 
     The summaries are read without joins, their sessions and animals looked up in two small
-    queries (one if ``animals`` are given, as :func:`study_animals` lists them): joining four
-    tables for every row costs more than the rest of the read. The summary rows go into
-    columns without a Python step per row: at 200 animals a loop over them cost as much as
-    the statistics. Rows are in the order of :func:`readings_frame` (animal code, day,
-    footpad).
+    queries (none if ``animals`` and ``sessions`` are given, as :func:`study_animals` and
+    :func:`study_sessions` list them): joining four tables for every row costs more than the
+    rest of the read. The summary rows go into columns without a Python step per row: at 200
+    animals a loop over them cost as much as the statistics. Rows are in the order of
+    :func:`readings_frame` (animal code, day, footpad).
     """
     assays = list(assays)
-    sessions = sorted(
-        MeasurementSession.objects.filter(study=study, assay__in=assays).values_list(
-            "pk", "assay", "timepoint__label", "timepoint__day"
-        )
-    )
+    if sessions is None:
+        sessions = study_sessions(study=study, assays=assays)
     if animals is None:
         animals = Animal.objects.filter(study=study, group__isnull=False).values_list(
             "pk", "code", "group__code", "status"
@@ -570,7 +615,7 @@ def animals_by_group(
     given as :func:`study_animals` lists them)."""
     counts: dict[str | None, dict[str, int]] = {}
     if animals is not None:
-        for _, _, group, status in animals:
+        for _, _, group, status, *_ in animals:
             by_status = counts.setdefault(group, {})
             by_status[status] = by_status.get(status, 0) + 1
         return counts

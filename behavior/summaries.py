@@ -5,16 +5,18 @@ footpad and session (the mean of its applications) and how many of its slots are
 (:class:`~behavior.models.FootpadSummary`); blind double entry needs only how many values each
 experimenter has entered in a session (:class:`~behavior.models.EntryTally`).
 :func:`summaries_refresh` recomputes both from the readings and entries of the animals a write
-touched (the animals' rows locked, then a DELETE and an INSERT ... SELECT per table); every
-service that writes readings or entries calls it in its own transaction, so a summary is never
-seen out of step with what it summarises.
+touched (the animals' rows locked and their ``summaries_revision`` renewed, then a DELETE and
+an INSERT ... SELECT per table); every service that writes readings or entries calls it in its
+own transaction, so a summary is never seen out of step with what it summarises.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 
 from django.db import connection, transaction
+from django.db.models import Subquery
 
 from behavior.models import Entry, EntryTally, FootpadSummary, MeasurementSession, Reading
 from studies.models import Animal
@@ -55,14 +57,20 @@ def _tally(where: str) -> str:
 
 
 def _lock(animals) -> None:
-    """Lock the animals' rows (PostgreSQL; SQLite lets one writer in at a time anyway).
+    """Lock the animals' rows and give them a new summaries revision (one statement).
 
-    Two transactions refreshing the same animal's summaries, say two experimenters saving
-    different footpads of it at once, would otherwise each delete what the other cannot see yet
-    and insert rows computed without the other's readings. Under the lock the second waits for
-    the first to commit, and its next statement sees what the first wrote.
+    The lock (PostgreSQL; SQLite lets one writer in at a time anyway): two transactions
+    refreshing the same animal's summaries, say two experimenters saving different footpads of
+    it at once, would otherwise each delete what the other cannot see yet and insert rows
+    computed without the other's readings. Under the lock the second waits for the first to
+    commit, and its next statement sees what the first wrote. The rows are locked in the
+    order of their ids, so that two refreshes of overlapping animals cannot deadlock.
+
+    The revision (``Animal.summaries_revision``) tells a reader whose cached statistics were
+    computed from these summaries that they no longer hold.
     """
-    list(animals.order_by("pk").select_for_update().values_list("pk", flat=True))
+    locked = animals.order_by("pk").select_for_update().values("pk")
+    Animal.objects.filter(pk__in=Subquery(locked)).update(summaries_revision=secrets.randbits(63))
 
 
 def _write(where: str, params: list) -> int:

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -98,71 +99,35 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
     labels, colours, names = _legend(design, blinded_view=bv)
     group_labels = labels if bv else None
     every_animal = analysis.study_animals(study=study)
-    frames = analysis.footpad_frames(study=study, assays=list(design.assays), animals=every_animal)
     animals = analysis.animals_by_group(study=study, animals=every_animal)
     active_per_group = {
         group: counts.get(Animal.Status.ACTIVE, 0)
         for group, counts in animals.items()
         if group is not None
     }
-    active = sum(active_per_group.values())
-    ticks = design.timepoints
-    sections = []
-    for assay in (a for a in Assay.values if a in design.assays):
-        result = analysis.assay_statistics(
+    sessions = analysis.study_sessions(study=study, assays=design.assays)
+    # The statistics and figures of the assays, unless computed already from the same
+    # summaries, design, animals and options (see CACHES in the settings).
+    key = "dashboard:" + analysis.statistics_key(
+        design=design,
+        animals=every_animal,
+        sessions=sessions,
+        extra=(sorted(vars(options).items()), bv),
+    )
+    sections = caches["statistics"].get(key)
+    if sections is None:
+        frames = analysis.footpad_frames(
+            study=study, assays=list(design.assays), animals=every_animal, sessions=sessions
+        )
+        sections = _assay_sections(
+            study=study,
             design=design,
-            frame=frames[assay],
-            assay=assay,
             options=options,
-            group_labels=group_labels,
+            frames=frames,
+            legend=(group_labels, colours, names),
+            active=sum(active_per_group.values()),
         )
-        titles = (
-            analysis.Y_TITLES_PERCENT
-            if options.outcome == "percent_baseline"
-            else analysis.Y_TITLES
-        )
-        figure = charts.group_means_figure(
-            result.summary,
-            result.comparisons,
-            colours=colours,
-            names=names,
-            group_order=result.group_order,
-            symbols=result.comparison_specs,
-            y_title=titles[assay],
-            ticks=ticks,
-            unit=result.unit,
-        )
-        summary_rows = stats.to_records(result.summary)
-        for row in summary_rows:
-            row["name"] = names.get(row["group"], row["group"])
-            row["colour"] = colours.get(row["group"], "#888888")
-        sections.append(
-            {
-                "assay": assay,
-                "label": dict(Assay.choices)[assay],
-                "has_readings": not frames[assay].empty,
-                "unit": result.unit,
-                "figure_json": _figure_for_script(figure),
-                # Per-animal curves and the group x time models cost more than the rest of the
-                # page together: fetched when their section is opened (dashboard_part).
-                "curves_url": None if bv else _part_url(study, "curves", assay, options),
-                "models_url": _part_url(study, "models", assay, options),
-                "summary": summary_rows,
-                "summary_by_day": _by_day(summary_rows),
-                "comparisons": stats.to_records(result.comparisons),
-                "excluded": stats.to_records(result.excluded),
-                "dropped": stats.to_records(result.dropped),
-                "completeness": analysis.completeness(
-                    design=design, result=result, active_animals=active
-                ),
-                "open_discrepancies": int(
-                    result.counts.loc[result.counts["state"] == "disputed", "n"].sum()
-                ),
-                "csv_url": reverse("behavior:dashboard_csv", kwargs={"slug": study.slug})
-                + "?"
-                + urlencode({"assay": assay, **options.as_query()}),
-            }
-        )
+        caches["statistics"].set(key, sections)
     weights = analysis.body_weight_values(study=study, group_labels=group_labels)
     weight_summary = stats.describe(weights) if not weights.empty else None
     weight_figure = None
@@ -200,6 +165,67 @@ def _dashboard_content(*, study, design, options, bv: bool) -> dict:
         "today": timezone.localdate(),
         "study_day": (timezone.localdate() - study.day0).days if study.day0 else None,
     }
+
+
+def _assay_sections(*, study, design, options, frames, legend, active: int) -> list[dict]:
+    """Each assay's statistics, figure and tables for the page (no queries). ``legend`` is
+    (group labels when blinded, else None; colours; names) as :func:`_legend` gives them."""
+    group_labels, colours, names = legend
+    titles = (
+        analysis.Y_TITLES_PERCENT if options.outcome == "percent_baseline" else analysis.Y_TITLES
+    )
+    sections = []
+    for assay in (a for a in Assay.values if a in design.assays):
+        result = analysis.assay_statistics(
+            design=design,
+            frame=frames[assay],
+            assay=assay,
+            options=options,
+            group_labels=group_labels,
+        )
+        figure = charts.group_means_figure(
+            result.summary,
+            result.comparisons,
+            colours=colours,
+            names=names,
+            group_order=result.group_order,
+            symbols=result.comparison_specs,
+            y_title=titles[assay],
+            ticks=design.timepoints,
+            unit=result.unit,
+        )
+        summary_rows = stats.to_records(result.summary)
+        for row in summary_rows:
+            row["name"] = names.get(row["group"], row["group"])
+            row["colour"] = colours.get(row["group"], "#888888")
+        sections.append(
+            {
+                "assay": assay,
+                "label": dict(Assay.choices)[assay],
+                "has_readings": not frames[assay].empty,
+                "unit": result.unit,
+                "figure_json": _figure_for_script(figure),
+                # Per-animal curves and the group x time models cost more than the rest of the
+                # page together: fetched when their section is opened (dashboard_part).
+                "curves_url": None if group_labels else _part_url(study, "curves", assay, options),
+                "models_url": _part_url(study, "models", assay, options),
+                "summary": summary_rows,
+                "summary_by_day": _by_day(summary_rows),
+                "comparisons": stats.to_records(result.comparisons),
+                "excluded": stats.to_records(result.excluded),
+                "dropped": stats.to_records(result.dropped),
+                "completeness": analysis.completeness(
+                    design=design, result=result, active_animals=active
+                ),
+                "open_discrepancies": int(
+                    result.counts.loc[result.counts["state"] == "disputed", "n"].sum()
+                ),
+                "csv_url": reverse("behavior:dashboard_csv", kwargs={"slug": study.slug})
+                + "?"
+                + urlencode({"assay": assay, **options.as_query()}),
+            }
+        )
+    return sections
 
 
 def _part_url(study, part: str, assay: str, options) -> str:

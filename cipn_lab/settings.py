@@ -156,6 +156,21 @@ LOGOUT_REDIRECT_URL = "login"
 # a working day of inactivity, give or take the minute between two refreshes of a signed-in
 # session's expiry (cipn_lab.middleware.SessionRefreshMiddleware: saving the session on every
 # request cost an UPDATE and a commit per page and per saved value).
+# The dashboard keeps each study's computed statistics and figures in its process's memory,
+# under a key that changes with anything they were computed from (behavior.analysis.
+# statistics_key): a page reloaded, or opened by a second PI, is not computed again. Each
+# process holds its own; nothing in it is ever taken without the key being checked against the
+# database first, so processes need not share it.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "statistics": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cipn-statistics",
+        "TIMEOUT": 24 * 60 * 60,
+        "OPTIONS": {"MAX_ENTRIES": env_int("STATISTICS_CACHE_ENTRIES", 200)},
+    },
+}
+
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = False

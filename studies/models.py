@@ -216,6 +216,12 @@ class Animal(models.Model):
     status_reason = models.CharField(max_length=300, blank=True)
     status_date = models.DateField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
+    # Set to a new random number whenever the animal's footpad summaries and entry tallies are
+    # rewritten (behavior.summaries), in the same transaction: statistics computed from the
+    # summaries still hold while every animal's revision is what it was (the dashboard's
+    # cache). Random rather than counted, so that a restored backup or a rolled-back test
+    # cannot bring back a number that meant other summaries.
+    summaries_revision = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["study", "code"]

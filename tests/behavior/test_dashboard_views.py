@@ -10,10 +10,13 @@ import urllib.request
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.core.cache import caches
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.behavior.dashboard_data import add_von_frey, populated_study, sleep_study
+from behavior.services import entries_save
+from studies.services import animal_set_status
+from tests.behavior.dashboard_data import add_von_frey, populated_study, session_for, sleep_study
 
 pytestmark = pytest.mark.django_db
 
@@ -233,12 +236,15 @@ def test_the_dashboard_takes_a_fixed_number_of_queries(client, alice, django_ass
     large = populated_study(animals_per_group=12, slug="large", members={alice: "pi"})
     login(client, alice)
     client.get(dashboard_url(small.slug))  # the session's expiry moved: not part of the page
-    # session, user, study with the membership; assays, groups, timepoints, comparisons; sessions,
-    # animals, footpad summaries; body weights; schedules with their doses
-    with django_assert_num_queries(12):
-        assert client.get(dashboard_url(small.slug)).status_code == 200
-    with django_assert_num_queries(12):
-        assert client.get(dashboard_url(large.slug)).status_code == 200
+    caches["statistics"].clear()
+    for study in (small, large):
+        # session, user, study with the membership; assays, groups, timepoints, comparisons;
+        # animals, sessions, footpad summaries; body weights; schedules with their doses
+        with django_assert_num_queries(12):
+            assert client.get(dashboard_url(study.slug)).status_code == 200
+        # Again: the statistics were computed from the same summaries, so they are not read.
+        with django_assert_num_queries(11):
+            assert client.get(dashboard_url(study.slug)).status_code == 200
 
 
 def test_the_overview_takes_a_fixed_number_of_queries(client, alice, django_assert_num_queries):
@@ -264,6 +270,85 @@ def test_the_stats_api_takes_a_fixed_number_of_queries(alice, django_assert_num_
         with django_assert_num_queries(9):
             response = api.get(f"/api/studies/{study.slug}/stats/", {"assay": "von_frey"})
         assert response.status_code == 200
+
+
+# --- computed once, until something it was computed from changes --------------------------
+
+
+def summary_row(response, assay: str, group: str, day: int) -> dict:
+    section = next(s for s in response.context["sections"] if s["assay"] == assay)
+    return next(r for r in section["summary"] if r["group"] == group and r["day"] == day)
+
+
+def test_a_value_saved_after_a_visit_is_in_the_next_one(client, alice, bob, carol, study):
+    add_von_frey(study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
+    login(client, alice)
+    assert summary_row(client.get(dashboard_url(study.slug)), "von_frey", "VEH", 21)["n"] == 2
+    session = session_for(study, day=21, assay="von_frey")
+    r03 = study.animals.get(code="R03")
+    values = [
+        {"footpad": footpad, "application": n, "value": 20.0}
+        for footpad in ("left", "right")
+        for n in range(1, 11)
+    ]
+    entries_save(session=session, animal=r03, experimenter="bob", user=bob, values=values)
+    # One experimenter's values do not count yet: the numbers stay, whether cached or not.
+    row = summary_row(client.get(dashboard_url(study.slug)), "von_frey", "VEH", 21)
+    assert (row["n"], row["mean"]) == (2, 15.25)
+    entries_save(session=session, animal=r03, experimenter="carol", user=carol, values=values)
+    row = summary_row(client.get(dashboard_url(study.slug)), "von_frey", "VEH", 21)
+    assert (row["n"], row["mean"]) == (3, pytest.approx((15.0 + 15.5 + 20.0) / 3))
+
+
+def test_an_animal_excluded_after_a_visit_is_left_out_of_the_next_one(client, alice, study):
+    add_von_frey(study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
+    login(client, alice)
+    assert summary_row(client.get(dashboard_url(study.slug)), "von_frey", "VEH", 21)["n"] == 2
+    animal_set_status(
+        animal=study.animals.get(code="R01"), status="excluded", reason="ulcer", user=alice
+    )
+    response = client.get(dashboard_url(study.slug))
+    assert summary_row(response, "von_frey", "VEH", 21)["n"] == 1
+    assert "R01, day 21, left paw: animal excluded from the study" in response.content.decode()
+
+
+def test_a_group_renamed_after_a_visit_is_named_so_in_the_next_one(client, alice, study):
+    add_von_frey(study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
+    login(client, alice)
+    client.get(dashboard_url(study.slug))
+    study.groups.filter(code="VEH").update(name="Vehicle (saline 1 ml/kg)")
+    response = client.get(dashboard_url(study.slug))
+    assert summary_row(response, "von_frey", "VEH", 21)["name"] == "Vehicle (saline 1 ml/kg)"
+    figure = figure_of(response.content.decode(), "fig-von_frey")
+    assert any(t["name"].startswith("Vehicle (saline 1 ml/kg)") for t in figure["data"])
+
+
+def test_the_pis_visit_does_not_show_a_blinded_technician_the_groups(
+    client, alice, bob, blinded_study
+):
+    add_von_frey(blinded_study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
+    pi_html = login(client, alice).get(dashboard_url(blinded_study.slug)).content.decode()
+    assert "PTX-SAL" in pi_html
+    html = login(client, bob).get(dashboard_url(blinded_study.slug)).content.decode()
+    for code in ("VEH", "PTX-SAL", "PTX-IVIG"):
+        assert code not in html
+    assert "/dashboard/curves/" not in html
+    # And the other way round: the technician's coded page is not the PI's.
+    assert "PTX-SAL" in login(client, alice).get(dashboard_url(blinded_study.slug)).content.decode()
+
+
+def test_other_options_are_computed_apart(client, alice, study):
+    add_von_frey(study, day=21, values={"R01": 15.0, "R02": 15.5, "R04": 8.0, "R05": 8.5})
+    login(client, alice)
+    plain = client.get(dashboard_url(study.slug))
+    left = client.get(dashboard_url(study.slug, footpads="left", correction="holm"))
+    assert "P (Holm)" not in plain.content.decode()
+    assert "P (Holm)" in left.content.decode()
+    # Footpad means alternate value - 0.5 and value + 0.5: the left paw alone gives the same
+    # means; the option still shows in every link of the section.
+    section = next(s for s in left.context["sections"] if s["assay"] == "von_frey")
+    assert "footpads=left" in section["csv_url"]
+    assert "footpads=left" not in plain.context["sections"][0]["csv_url"]
 
 
 # --- overview -----------------------------------------------------------------------------

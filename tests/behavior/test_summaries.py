@@ -30,6 +30,7 @@ from behavior.services import (
     session_open,
 )
 from behavior.summaries import summaries_refresh
+from studies.models import Animal
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +101,30 @@ def assert_in_step():
     assert stored_tallies() == tallies
 
 
+class Revisions:
+    """The animals' summaries revisions, to tell which a write renewed: a dashboard caches
+    statistics under them, and one left unchanged would show statistics of older summaries."""
+
+    def __init__(self):
+        self.seen = self.now()
+
+    @staticmethod
+    def now() -> dict[str, int]:
+        return dict(Animal.objects.values_list("code", "summaries_revision"))
+
+    def renewed(self) -> set[str]:
+        """The animals whose revision changed since the last call."""
+        now = self.now()
+        changed = {code for code, revision in now.items() if revision != self.seen.get(code)}
+        self.seen = now
+        return changed
+
+
+@pytest.fixture
+def revisions(study):
+    return Revisions()
+
+
 @pytest.fixture
 def vf(study, alice):
     return session_open(
@@ -126,13 +151,15 @@ def save(vf, animal, user, value, application=1, footpad="left", **kw):
 
 
 def test_entries_agreement_dispute_resolution_and_edit_keep_the_summaries_in_step(
-    vf, r01, bob, carol, alice
+    vf, r01, bob, carol, alice, revisions
 ):
     save(vf, r01, bob, 10.0)
     assert_in_step()
     assert FootpadSummary.objects.get().n_unverified == 1
+    assert revisions.renewed() == {"R01"}
 
     save(vf, r01, carol, 10.0)
+    assert revisions.renewed() == {"R01"}
     save(vf, r01, bob, 12.0, application=2)
     save(vf, r01, carol, 15.0, application=2)
     assert_in_step()
@@ -140,16 +167,19 @@ def test_entries_agreement_dispute_resolution_and_edit_keep_the_summaries_in_ste
     assert (summary.n_verified, summary.n_disputed, summary.slots) == (1, 1, 2)
 
     discrepancy = Discrepancy.objects.get(status=Discrepancy.Status.OPEN)
+    revisions.renewed()
     discrepancy_resolve(discrepancy=discrepancy, value=14.0, reason="remeasured", user=alice)
     assert_in_step()
     summary = FootpadSummary.objects.get()
     assert (summary.n_resolved, summary.mean) == (1, 12.0)
+    assert revisions.renewed() == {"R01"}
 
     save(vf, r01, bob, 11.0, reason="misread the display")
     assert_in_step()
+    assert revisions.renewed() == {"R01"}
 
 
-def test_a_batch_of_one_animals_values_keeps_the_summaries_in_step(vf, r01, bob):
+def test_a_batch_of_one_animals_values_keeps_the_summaries_in_step(vf, r01, bob, revisions):
     entries_save(
         session=vf,
         animal=r01,
@@ -162,15 +192,17 @@ def test_a_batch_of_one_animals_values_keeps_the_summaries_in_step(vf, r01, bob)
         ],
     )
     assert_in_step()
+    assert revisions.renewed() == {"R01"}
     # One experimenter of two: nothing counts yet, every slot waits for the second entry.
     assert sorted(
         FootpadSummary.objects.values_list("footpad", "slots", "with_value", "n_unverified")
     ) == [("left", 10, 0, 10), ("right", 10, 0, 10)]
 
 
-def test_a_refused_save_leaves_the_summaries_as_they_were(vf, r01, bob):
+def test_a_refused_save_leaves_the_summaries_as_they_were(vf, r01, bob, revisions):
     save(vf, r01, bob, 10.0)
     before, tallies_before = stored(), stored_tallies()
+    assert revisions.renewed() == {"R01"}
     with pytest.raises(ValidationError):
         entries_save(
             session=vf,
@@ -184,10 +216,12 @@ def test_a_refused_save_leaves_the_summaries_as_they_were(vf, r01, bob):
         )
     assert (stored(), stored_tallies()) == (before, tallies_before)
     assert_in_step()
+    assert revisions.renewed() == set()
 
 
-def test_an_import_keeps_the_summaries_in_step(study, vf, r01, bob):
+def test_an_import_keeps_the_summaries_in_step(study, vf, r01, bob, revisions):
     save(vf, r01, bob, 10.0)
+    revisions.renewed()
     lines = [
         f"{animal},{day},von_frey,{footpad},{n},{10 + n / 10:.1f},{who},"
         for animal in ("R02", "R03")
@@ -202,9 +236,11 @@ def test_an_import_keeps_the_summaries_in_step(study, vf, r01, bob):
     assert_in_step()
     # Two animals x two days x two footpads of von Frey, the hot plate, and R01's footpad.
     assert FootpadSummary.objects.count() == 8 + 1 + 1
+    # The import rebuilds the summaries of every session it wrote to: all the study's animals.
+    assert revisions.renewed() == set(Revisions.now())
 
 
-def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, carol):
+def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, carol, revisions):
     save(vf, r01, bob, 10.0)
     save(vf, r01, carol, 10.0)
     expected, tallies = stored(), stored_tallies()
@@ -215,10 +251,12 @@ def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, 
     call_command("refresh_summaries", study.slug, stdout=out)
     assert (stored(), stored_tallies()) == (expected, tallies)
     assert "Rebuilt 1 footpad summaries of study" in out.getvalue()
+    assert revisions.renewed() == set(Revisions.now())
     FootpadSummary.objects.update(mean=1.0)
     EntryTally.objects.update(entries=7)
     call_command("refresh_summaries", stdout=io.StringIO())
     assert (stored(), stored_tallies()) == (expected, tallies)
+    assert revisions.renewed() == set(Revisions.now())
 
 
 @pytest.mark.django_db(transaction=True)
