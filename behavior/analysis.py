@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -242,25 +243,11 @@ def footpad_frames(
     animals = sorted(row for row in animals if row[2] is not None)
     if not sessions:
         return {assay: _empty_footpad_frame() for assay in assays}
-    table = connection.ops.quote_name(FootpadSummary._meta.db_table)
-    with connection.cursor() as cursor:
-        # Each value fetched costs: the mean only where every slot has a value (the footpad's
-        # value), and the slots in each state but the verified, which are the rest of them (the
-        # summary's CHECK constraint).
-        cursor.execute(
-            "SELECT session_id, animal_id, footpad, slots, "
-            "CASE WHEN with_value = slots THEN mean END, n_resolved, n_unverified, n_disputed "
-            f"FROM {table} "
-            f"WHERE session_id IN ({', '.join(['%s'] * len(sessions))})",
-            [pk for pk, *_ in sessions],
-        )
-        rows = cursor.fetchall()
-    if not rows or not animals:
-        return {assay: _empty_footpad_frame() for assay in assays}
-    columns = list(zip(*rows, strict=True))
-    session_ids, animal_ids, slots, resolved, unverified, disputed = (
-        np.array(column, dtype=np.int64) for column in (*columns[:2], columns[3], *columns[5:])
+    session_ids, animal_ids, footpad, value, slots, resolved, unverified, disputed = (
+        _summary_columns([pk for pk, *_ in sessions])
     )
+    if not session_ids.size or not animals:
+        return {assay: _empty_footpad_frame() for assay in assays}
 
     # Sessions and animals by position in their sorted ids; an animal not found is not
     # allocated to a group and has nothing to contribute.
@@ -275,18 +262,16 @@ def footpad_frames(
 
     code = looked_up(animals, of_animal, 1)
     day = looked_up(sessions, of_session, 3, np.int64)
-    footpad = np.array(columns[2], dtype=object)
-    value = np.array(columns[4], dtype=np.float64)  # NULL as NaN
-    worst = np.where(disputed > 0, "disputed", np.where(unverified > 0, "unverified", "verified"))
+    worst = np.where(disputed > 0, 2, np.where(unverified > 0, 1, 0))
     data = {
         "animal": code,
         "group": looked_up(animals, of_animal, 2),
         "timepoint": looked_up(sessions, of_session, 2),
         "day": day,
         "footpad": footpad,
-        "application": np.zeros(len(rows), dtype=np.int64),
+        "application": np.zeros(session_ids.size, dtype=np.int64),
         "value": value,
-        "state": worst.astype(object),
+        "state": _WORST_STATES[worst],
         "animal_status": looked_up(animals, of_animal, 3),
         "n_verified": slots - resolved - unverified - disputed,
         "n_resolved": resolved,
@@ -307,6 +292,63 @@ def footpad_frames(
         chosen = order[assay_of_row[order] == assay]
         frames[assay] = _typed_frame({name: column[chosen] for name, column in data.items()})
     return frames
+
+
+# A footpad's state as the statistics see it, by the worst of its slots (see footpad_frames).
+_WORST_STATES = np.array(["verified", "unverified", "disputed"], dtype=object)
+
+
+def _summary_columns(session_ids: list[int]) -> tuple[np.ndarray, ...]:
+    """The footpad summaries of the sessions as columns: session id, animal id, footpad, the
+    footpad's value (NaN unless every slot has one), slots, and slots resolved, unverified and
+    disputed (one query).
+
+    On PostgreSQL the summaries come back a row per session, each column aggregated into an
+    array: at 200 animals a row per summary cost more in building Python objects than the
+    server spent finding them (within a session the aggregates see the rows in one order, so
+    their arrays line up). SQLite has no arrays, and its JSON ones print a float to 15 digits
+    only: it returns a row per summary.
+    """
+    table = connection.ops.quote_name(FootpadSummary._meta.db_table)
+    columns = [
+        "animal_id",
+        "footpad",
+        "CASE WHEN with_value = slots THEN mean END",
+        "slots",
+        "n_resolved",
+        "n_unverified",
+        "n_disputed",
+    ]
+    marks = ", ".join(["%s"] * len(session_ids))
+    dtypes = (np.int64, object, np.float64, np.int64, np.int64, np.int64, np.int64)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(
+                f"SELECT session_id, {', '.join(columns)} FROM {table} "
+                f"WHERE session_id IN ({marks})",
+                session_ids,
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return tuple(np.array([], dtype=dtype) for dtype in (np.int64, *dtypes))
+            return tuple(
+                np.array(column, dtype=dtype)  # NULL as NaN for the value
+                for column, dtype in zip(zip(*rows, strict=True), (np.int64, *dtypes), strict=True)
+            )
+        cursor.execute(
+            f"SELECT session_id, {', '.join(f'array_agg({c})' for c in columns)} FROM {table} "
+            f"WHERE session_id IN ({marks}) GROUP BY session_id",
+            session_ids,
+        )
+        rows = cursor.fetchall()
+    sizes = [len(row[1]) for row in rows]
+    return (
+        np.repeat(np.array([row[0] for row in rows], dtype=np.int64), sizes),
+        *(
+            np.array(list(itertools.chain.from_iterable(row[position] for row in rows)), dtype)
+            for position, dtype in enumerate(dtypes, start=1)
+        ),
+    )
 
 
 _INT_COLUMNS = frozenset({"day", "application", *STATE_COUNT_COLUMNS})
@@ -392,6 +434,24 @@ class AssayStatistics:
     baseline_day: int | None = None
 
 
+def _by_day_animal_footpad(excluded: pd.DataFrame) -> pd.DataFrame:
+    """The excluded rows sorted by day, animal and footpad, ties in their order (a stable sort,
+    as ``sort_values(kind="mergesort")``); a frame already in that order is returned as it is.
+    A handful of rows, mostly: sorted as Python tuples rather than by pandas."""
+    keys = list(
+        zip(
+            excluded["day"].tolist(),
+            excluded["animal"].tolist(),
+            excluded["footpad"].tolist(),
+            strict=True,
+        )
+    )
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    if order == list(range(len(keys))):
+        return excluded
+    return excluded.take(order).reset_index(drop=True)
+
+
 def display_labels(*, design: StudyDesign, blinded_view: bool) -> dict[str, str]:
     """Group code to the label shown: the code itself, or the coded label when blinded."""
     if blinded_view:
@@ -431,12 +491,13 @@ def assay_statistics(
         # A study has a handful of group codes: map each once rather than each row.
         coded = {code: labels.get(code, code) for code in frame["group"].unique()}
         frame = frame.assign(group=frame["group"].map(coded))
-    is_out = frame["animal_status"].eq(Animal.Status.EXCLUDED).to_numpy()
-    left_out = frame.loc[is_out, ["animal", "day", "footpad"]].drop_duplicates()
-    if assay != "von_frey":
-        left_out = left_out.assign(footpad="").drop_duplicates()
-    left_out = left_out.assign(reason=REASON_ANIMAL_EXCLUDED)
+    is_out = frame["animal_status"].to_numpy() == Animal.Status.EXCLUDED
+    left_out = None
     if is_out.any():
+        left_out = frame.loc[is_out, ["animal", "day", "footpad"]].drop_duplicates()
+        if assay != "von_frey":
+            left_out = left_out.assign(footpad="").drop_duplicates()
+        left_out = left_out.assign(reason=REASON_ANIMAL_EXCLUDED)
         frame = frame.loc[~is_out]
     counts = _state_counts(frame)
 
@@ -446,9 +507,9 @@ def assay_statistics(
         footpads=FOOTPADS[options.footpads],
         include_unverified=options.include_unverified,
     )
-    excluded = pd.concat(
-        [excluded, left_out.loc[:, list(stats.EXCLUDED_COLUMNS)]], ignore_index=True
-    ).sort_values(["day", "animal", "footpad"], kind="mergesort", ignore_index=True)
+    if left_out is not None:
+        excluded = pd.concat([excluded, left_out], ignore_index=True)
+    excluded = _by_day_animal_footpad(excluded)
 
     unit = ASSAY_UNITS[assay]
     dropped = pd.DataFrame(columns=["animal", "reason"])

@@ -322,9 +322,13 @@ def stepwise_statistics(*, design, frame, assay, options, group_labels):
         footpads=FOOTPADS[options.footpads],
         include_unverified=options.include_unverified,
     )
-    excluded = pd.concat(
-        [excluded, left_out.assign(reason="animal excluded from the study")], ignore_index=True
-    ).sort_values(["day", "animal", "footpad"], kind="mergesort", ignore_index=True)
+    if not left_out.empty:  # (an empty one would only change the dtypes of an empty result)
+        excluded = pd.concat(
+            [excluded, left_out.assign(reason="animal excluded from the study")],
+            ignore_index=True,
+        )
+    excluded = excluded.sort_values(["day", "animal", "footpad"], kind="mergesort")
+    excluded = excluded.reset_index(drop=True)
     dropped = pd.DataFrame(columns=["animal", "reason"])
     if options.outcome == "percent_baseline":
         values, dropped = stats.percent_of_baseline(values, baseline_day=design.baseline_day)
