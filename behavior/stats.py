@@ -343,9 +343,11 @@ def _mean_sd(x: np.ndarray) -> tuple[int, float, float]:
     n = int(x.size)
     if n == 0:
         return 0, math.nan, math.nan
-    mean = float(np.mean(x))
+    # x.sum() / n is np.mean(x) bit for bit (the same pairwise sum, one division), without
+    # its argument handling: this runs once per group and timepoint.
+    mean = float(x.sum()) / n
     deviations = x - mean
-    total = float(np.sum(deviations))
+    total = float(deviations.sum())
     mean += total / n
     if n < 2:
         return n, mean, math.nan
