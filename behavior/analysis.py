@@ -704,9 +704,9 @@ def body_weight_values(
         .order_by("date", "animal__code")
         .values_list("animal__code", "animal__group__code", "date", "grams")
     )
-    frame = pd.DataFrame.from_records(rows, columns=["animal", "group", "date", "value"])
-    if frame.empty:
+    if not rows:
         return pd.DataFrame(columns=list(stats.VALUE_COLUMNS))
+    frame = pd.DataFrame.from_records(rows, columns=["animal", "group", "date", "value"])
     origin = study.day0 or min(frame["date"])
     frame["day"] = [(date - origin).days for date in frame["date"]]
     frame["timepoint"] = [f"day {day}" for day in frame["day"]]

@@ -37,8 +37,9 @@ TEMPLATE = "simple_white"
 
 
 @functools.cache
+@functools.cache
 def _template_json(name: str) -> str:
-    """A Plotly template as JSON text, read from the installed plotly package.
+    """A Plotly template as JSON text, read from the installed plotly package once a process.
 
     plotly.js knows no templates by name, so a figure carries its template whole, as
     ``Figure.to_json`` sent it. The package is found without importing plotly.
