@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -301,53 +300,23 @@ _WORST_STATES = np.array(["verified", "unverified", "disputed"], dtype=object)
 def _summary_columns(session_ids: list[int]) -> tuple[np.ndarray, ...]:
     """The footpad summaries of the sessions as columns: session id, animal id, footpad, the
     footpad's value (NaN unless every slot has one), slots, and slots resolved, unverified and
-    disputed (one query).
-
-    On PostgreSQL the summaries come back a row per session, each column aggregated into an
-    array: at 200 animals a row per summary cost more in building Python objects than the
-    server spent finding them (within a session the aggregates see the rows in one order, so
-    their arrays line up). SQLite has no arrays, and its JSON ones print a float to 15 digits
-    only: it returns a row per summary.
-    """
+    disputed (one query, without joins)."""
     table = connection.ops.quote_name(FootpadSummary._meta.db_table)
-    columns = [
-        "animal_id",
-        "footpad",
-        "CASE WHEN with_value = slots THEN mean END",
-        "slots",
-        "n_resolved",
-        "n_unverified",
-        "n_disputed",
-    ]
-    marks = ", ".join(["%s"] * len(session_ids))
-    dtypes = (np.int64, object, np.float64, np.int64, np.int64, np.int64, np.int64)
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(
-                f"SELECT session_id, {', '.join(columns)} FROM {table} "
-                f"WHERE session_id IN ({marks})",
-                session_ids,
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return tuple(np.array([], dtype=dtype) for dtype in (np.int64, *dtypes))
-            return tuple(
-                np.array(column, dtype=dtype)  # NULL as NaN for the value
-                for column, dtype in zip(zip(*rows, strict=True), (np.int64, *dtypes), strict=True)
-            )
         cursor.execute(
-            f"SELECT session_id, {', '.join(f'array_agg({c})' for c in columns)} FROM {table} "
-            f"WHERE session_id IN ({marks}) GROUP BY session_id",
+            "SELECT session_id, animal_id, footpad, CASE WHEN with_value = slots THEN mean END, "
+            f"slots, n_resolved, n_unverified, n_disputed FROM {table} "
+            f"WHERE session_id IN ({', '.join(['%s'] * len(session_ids))})",
             session_ids,
         )
         rows = cursor.fetchall()
-    sizes = [len(row[1]) for row in rows]
-    return (
-        np.repeat(np.array([row[0] for row in rows], dtype=np.int64), sizes),
-        *(
-            np.array(list(itertools.chain.from_iterable(row[position] for row in rows)), dtype)
-            for position, dtype in enumerate(dtypes, start=1)
-        ),
+    dtypes = (np.int64, np.int64, object, np.float64, np.int64, np.int64, np.int64, np.int64)
+    if not rows:
+        return tuple(np.array([], dtype=dtype) for dtype in dtypes)
+    # NULL as NaN for the value, the one column that may be NULL.
+    return tuple(
+        np.array(column, dtype=dtype)
+        for column, dtype in zip(zip(*rows, strict=True), dtypes, strict=True)
     )
 
 
