@@ -1329,6 +1329,8 @@ def readings_import(
     entry_json = writer.entry_json
     # (timepoint id, assay) -> the readings created in the session, for its import record
     created: dict[tuple, _CreatedReadings] = defaultdict(_CreatedReadings)
+    # (session id, animal id, experimenter) -> entries added, by which the tallies advance
+    entries_added: dict[tuple[int, int, str], int] = {}
 
     def new_readings():
         """Yield the new readings' rows and collect everything else of the pass as it goes:
@@ -1346,6 +1348,10 @@ def readings_import(
                 state = resolved
                 value, behavior = resolution[0], resolution[1]
             max_value = max_values[assay]
+            session_id = session_of[tp_id, assay]
+            for experimenter, *_ in new:
+                tally = (session_id, animal_id, experimenter)
+                entries_added[tally] = entries_added.get(tally, 0) + 1
             if stored is None:
                 pk = next(reading_id_of)
                 created[tp_id, assay].add(pk, state, value, behavior, new)
@@ -1373,7 +1379,7 @@ def readings_import(
             if stored is None:
                 yield (
                     pk,
-                    session_of[tp_id, assay],
+                    session_id,
                     animal_id,
                     assay,
                     footpad,
@@ -1449,7 +1455,7 @@ def readings_import(
     writer.insert(
         ChangeRecord, ["entity", "object_id", "action", "old", "new"], changes, same=record_same
     )
-    summaries_rebuild(sessions={session_of[key] for key in touched})
+    summaries_rebuild(sessions={session_of[key] for key in touched}, entries_added=entries_added)
     _summarise(study, summary, first=first)
     return summary
 
