@@ -44,10 +44,18 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from behavior.models import BEHAVIOUR_VALUES, Discrepancy, Entry, MeasurementSession, Reading
+from behavior.models import (
+    BEHAVIOUR_VALUES,
+    Discrepancy,
+    Entry,
+    EntryTally,
+    FootpadSummary,
+    MeasurementSession,
+    Reading,
+)
 from behavior.readings_io import ReadingsTable, cycle_collection_paused
 from behavior.summaries import summaries_rebuild, summaries_refresh
 from studies.access import RECORD, RESOLVE, can, role_in_study
@@ -1266,7 +1274,7 @@ def readings_import(
         slots = {key: new for key, new in slots.items() if new}
         touched = {key[:2] for key in slots}
     if not slots:
-        _summarise(study, summary, first=first)
+        _summarise(study, summary, first=first, sessions=[s.pk for s in sessions.values()])
         return summary
 
     writer = _RowWriter()
@@ -1456,7 +1464,7 @@ def readings_import(
         ChangeRecord, ["entity", "object_id", "action", "old", "new"], changes, same=record_same
     )
     summaries_rebuild(sessions={session_of[key] for key in touched}, entries_added=entries_added)
-    _summarise(study, summary, first=first)
+    _summarise(study, summary, first=first, sessions=[s.pk for s in sessions.values()])
     return summary
 
 
@@ -1920,21 +1928,30 @@ def _parse_resolution(row: dict, rules: AssayRules):
     return (None if problems else (value, behavior, reason, note)), problems
 
 
-def _summarise(study: Study, summary: ImportSummary, *, first: bool) -> None:
-    """Fill the study totals of an import summary: three queries, or two when the import is
-    the study's ``first`` (the study had no session before it): then the import's values are
-    all the values the study holds."""
+def _summarise(
+    study: Study, summary: ImportSummary, *, first: bool, sessions: Iterable[int]
+) -> None:
+    """Fill the study totals of an import summary from the study's ``sessions`` (ids): three
+    queries, or two when the import is the study's ``first`` (the study had no session before
+    it): then the import's values are all the values the study holds.
+
+    The values and the verified sets are read from the entry tallies and the footpad
+    summaries, which the import has just brought up to date: a few rows per animal and
+    session rather than every entry and reading of the study. The sessions' ids rather than
+    the study: the tables are read through their unique indexes, which begin with the
+    session, instead of whole."""
+    sessions = list(sessions)
     if first:
         summary.study_values = summary.values
     else:
-        summary.study_values = Entry.objects.filter(reading__session__study=study).count()
-    summary.verified_sets = (
-        Reading.objects.filter(session__study=study)
-        .values("session_id", "animal_id", "footpad")
-        .annotate(total=Count("id"), counted=Count("id", filter=Q(state__in=COUNTED_STATES)))
-        .filter(total=F("counted"))
-        .count()
-    )
+        summary.study_values = (
+            EntryTally.objects.filter(session_id__in=sessions).aggregate(n=Sum("entries"))["n"] or 0
+        )
+    # A summary covers one set (a footpad, or an animal's hot-plate trials, in a session): it
+    # is verified when each of its slots counts.
+    summary.verified_sets = FootpadSummary.objects.filter(
+        session_id__in=sessions, slots=F("n_verified") + F("n_resolved")
+    ).count()
     summary.open_discrepancies = Discrepancy.objects.filter(
-        reading__session__study=study, status=Discrepancy.Status.OPEN
+        reading__session_id__in=sessions, status=Discrepancy.Status.OPEN
     ).count()
