@@ -1342,7 +1342,8 @@ def readings_import(
 
     def new_readings():
         """Yield the new readings' rows and collect everything else of the pass as it goes:
-        on PostgreSQL the database stores each batch of readings while the next is computed."""
+        on PostgreSQL the database stores each batch of readings while the next is computed,
+        and the last batches while the import records are built."""
         for key, new in slots.items():
             tp_id, assay, animal_id, footpad, application = key
             stored = stored_readings.get(key) if stored_readings else None
@@ -1357,8 +1358,8 @@ def readings_import(
                 value, behavior = resolution[0], resolution[1]
             max_value = max_values[assay]
             session_id = session_of[tp_id, assay]
-            for experimenter, *_ in new:
-                tally = (session_id, animal_id, experimenter)
+            for entry in new:
+                tally = (session_id, animal_id, entry[0])
                 entries_added[tally] = entries_added.get(tally, 0) + 1
             if stored is None:
                 pk = next(reading_id_of)
@@ -1396,6 +1397,10 @@ def readings_import(
                     behavior,
                     state,
                 )
+        # One record per session for the readings created in it, after the records of entries
+        # added to stored readings and before the discrepancies' records.
+        for session_key, readings in created.items():
+            change("import", session_of[session_key], create, None, readings.json())
 
     writer.insert(
         Reading,
@@ -1414,9 +1419,6 @@ def readings_import(
         same={"updated_at": writer.now, "version": 1},
     )
     writer.update(Reading, ["state", "value", "behavior", "version", "updated_at"], reading_updates)
-    # One record per session for the readings created in it, before the discrepancies' records.
-    for key, readings in created.items():
-        change("import", session_of[key], create, None, readings.json())
     entry_fields = ["reading", "experimenter", "value", "behavior", "max_value"]
     entry_same = {
         "entered_by": user_id,
