@@ -1343,8 +1343,14 @@ def readings_import(
     def new_readings():
         """Yield the new readings' rows and collect everything else of the pass as it goes:
         on PostgreSQL the database stores each batch of readings while the next is computed,
-        and the last batches while the import records are built."""
-        for key, new in slots.items():
+        and the last batches while the import records are built.
+
+        The slots go in the order of the readings' unique index, (session, animal, footpad,
+        application), rather than the file's: the sessions an import opens are the newest,
+        so each reading's key then lands at the end of that index and of the (session,
+        state) one, next to the previous reading's, instead of on a page anywhere in them."""
+        for key in sorted(slots):
+            new = slots[key]
             tp_id, assay, animal_id, footpad, application = key
             stored = stored_readings.get(key) if stored_readings else None
             entries = [(e[1], e[2]) for e in new]
