@@ -1274,7 +1274,7 @@ def readings_import(
         slots = {key: new for key, new in slots.items() if new}
         touched = {key[:2] for key in slots}
     if not slots:
-        _summarise(study, summary, first=first, sessions=[s.pk for s in sessions.values()])
+        _summarise(summary, first=first, sessions=[s.pk for s in sessions.values()])
         return summary
 
     writer = _RowWriter()
@@ -1472,7 +1472,7 @@ def readings_import(
         ChangeRecord, ["entity", "object_id", "action", "old", "new"], changes, same=record_same
     )
     summaries_rebuild(sessions={session_of[key] for key in touched}, entries_added=entries_added)
-    _summarise(study, summary, first=first, sessions=[s.pk for s in sessions.values()])
+    _summarise(summary, first=first, sessions=[s.pk for s in sessions.values()])
     return summary
 
 
@@ -1936,12 +1936,10 @@ def _parse_resolution(row: dict, rules: AssayRules):
     return (None if problems else (value, behavior, reason, note)), problems
 
 
-def _summarise(
-    study: Study, summary: ImportSummary, *, first: bool, sessions: Iterable[int]
-) -> None:
-    """Fill the study totals of an import summary from the study's ``sessions`` (ids): three
-    queries, or two when the import is the study's ``first`` (the study had no session before
-    it): then the import's values are all the values the study holds.
+def _summarise(summary: ImportSummary, *, first: bool, sessions: Iterable[int]) -> None:
+    """Fill the study totals of an import summary from all the study's ``sessions`` (ids):
+    three queries, or two when the import is the study's ``first`` (the study had no session
+    before it): then the import's values are all the values the study holds.
 
     The values and the verified sets are read from the entry tallies and the footpad
     summaries, which the import has just brought up to date: a few rows per animal and

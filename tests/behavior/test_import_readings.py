@@ -276,7 +276,7 @@ def test_a_first_imports_totals_are_what_the_study_then_holds(study):
 
     counted = ImportSummary(values=summary.values)
     sessions = list(MeasurementSession.objects.filter(study=study).values_list("pk", flat=True))
-    _summarise(study, counted, first=False, sessions=sessions)  # the three queries
+    _summarise(counted, first=False, sessions=sessions)  # the three queries
     assert (
         (summary.study_values, summary.verified_sets, summary.open_discrepancies)
         == (
