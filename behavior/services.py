@@ -44,10 +44,18 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from behavior.models import BEHAVIOUR_VALUES, Discrepancy, Entry, MeasurementSession, Reading
+from behavior.models import (
+    BEHAVIOUR_VALUES,
+    Discrepancy,
+    Entry,
+    EntryTally,
+    FootpadSummary,
+    MeasurementSession,
+    Reading,
+)
 from behavior.readings_io import ReadingsTable, cycle_collection_paused
 from behavior.summaries import summaries_rebuild, summaries_refresh
 from studies.access import RECORD, RESOLVE, can, role_in_study
@@ -1266,7 +1274,7 @@ def readings_import(
         slots = {key: new for key, new in slots.items() if new}
         touched = {key[:2] for key in slots}
     if not slots:
-        _summarise(study, summary, first=first)
+        _summarise(summary, first=first, sessions=[s.pk for s in sessions.values()])
         return summary
 
     writer = _RowWriter()
@@ -1329,11 +1337,20 @@ def readings_import(
     entry_json = writer.entry_json
     # (timepoint id, assay) -> the readings created in the session, for its import record
     created: dict[tuple, _CreatedReadings] = defaultdict(_CreatedReadings)
+    # (session id, animal id, experimenter) -> entries added, by which the tallies advance
+    entries_added: dict[tuple[int, int, str], int] = {}
 
     def new_readings():
         """Yield the new readings' rows and collect everything else of the pass as it goes:
-        on PostgreSQL the database stores each batch of readings while the next is computed."""
-        for key, new in slots.items():
+        on PostgreSQL the database stores each batch of readings while the next is computed,
+        and the last batches while the import records are built.
+
+        The slots go in the order of the readings' unique index, (session, animal, footpad,
+        application), rather than the file's: the sessions an import opens are the newest,
+        so each reading's key then lands at the end of that index and of the (session,
+        state) one, next to the previous reading's, instead of on a page anywhere in them."""
+        for key in sorted(slots):
+            new = slots[key]
             tp_id, assay, animal_id, footpad, application = key
             stored = stored_readings.get(key) if stored_readings else None
             entries = [(e[1], e[2]) for e in new]
@@ -1346,6 +1363,10 @@ def readings_import(
                 state = resolved
                 value, behavior = resolution[0], resolution[1]
             max_value = max_values[assay]
+            session_id = session_of[tp_id, assay]
+            for entry in new:
+                tally = (session_id, animal_id, entry[0])
+                entries_added[tally] = entries_added.get(tally, 0) + 1
             if stored is None:
                 pk = next(reading_id_of)
                 created[tp_id, assay].add(pk, state, value, behavior, new)
@@ -1373,7 +1394,7 @@ def readings_import(
             if stored is None:
                 yield (
                     pk,
-                    session_of[tp_id, assay],
+                    session_id,
                     animal_id,
                     assay,
                     footpad,
@@ -1382,6 +1403,10 @@ def readings_import(
                     behavior,
                     state,
                 )
+        # One record per session for the readings created in it, after the records of entries
+        # added to stored readings and before the discrepancies' records.
+        for session_key, readings in created.items():
+            change("import", session_of[session_key], create, None, readings.json())
 
     writer.insert(
         Reading,
@@ -1400,9 +1425,6 @@ def readings_import(
         same={"updated_at": writer.now, "version": 1},
     )
     writer.update(Reading, ["state", "value", "behavior", "version", "updated_at"], reading_updates)
-    # One record per session for the readings created in it, before the discrepancies' records.
-    for key, readings in created.items():
-        change("import", session_of[key], create, None, readings.json())
     entry_fields = ["reading", "experimenter", "value", "behavior", "max_value"]
     entry_same = {
         "entered_by": user_id,
@@ -1449,8 +1471,8 @@ def readings_import(
     writer.insert(
         ChangeRecord, ["entity", "object_id", "action", "old", "new"], changes, same=record_same
     )
-    summaries_rebuild(sessions={session_of[key] for key in touched})
-    _summarise(study, summary, first=first)
+    summaries_rebuild(sessions={session_of[key] for key in touched}, entries_added=entries_added)
+    _summarise(summary, first=first, sessions=[s.pk for s in sessions.values()])
     return summary
 
 
@@ -1914,21 +1936,28 @@ def _parse_resolution(row: dict, rules: AssayRules):
     return (None if problems else (value, behavior, reason, note)), problems
 
 
-def _summarise(study: Study, summary: ImportSummary, *, first: bool) -> None:
-    """Fill the study totals of an import summary: three queries, or two when the import is
-    the study's ``first`` (the study had no session before it): then the import's values are
-    all the values the study holds."""
+def _summarise(summary: ImportSummary, *, first: bool, sessions: Iterable[int]) -> None:
+    """Fill the study totals of an import summary from all the study's ``sessions`` (ids):
+    three queries, or two when the import is the study's ``first`` (the study had no session
+    before it): then the import's values are all the values the study holds.
+
+    The values and the verified sets are read from the entry tallies and the footpad
+    summaries, which the import has just brought up to date: a few rows per animal and
+    session rather than every entry and reading of the study. The sessions' ids rather than
+    the study: the tables are read through their unique indexes, which begin with the
+    session, instead of whole."""
+    sessions = list(sessions)
     if first:
         summary.study_values = summary.values
     else:
-        summary.study_values = Entry.objects.filter(reading__session__study=study).count()
-    summary.verified_sets = (
-        Reading.objects.filter(session__study=study)
-        .values("session_id", "animal_id", "footpad")
-        .annotate(total=Count("id"), counted=Count("id", filter=Q(state__in=COUNTED_STATES)))
-        .filter(total=F("counted"))
-        .count()
-    )
+        summary.study_values = (
+            EntryTally.objects.filter(session_id__in=sessions).aggregate(n=Sum("entries"))["n"] or 0
+        )
+    # A summary covers one set (a footpad, or an animal's hot-plate trials, in a session): it
+    # is verified when each of its slots counts.
+    summary.verified_sets = FootpadSummary.objects.filter(
+        session_id__in=sessions, slots=F("n_verified") + F("n_resolved")
+    ).count()
     summary.open_discrepancies = Discrepancy.objects.filter(
-        reading__session__study=study, status=Discrepancy.Status.OPEN
+        reading__session_id__in=sessions, status=Discrepancy.Status.OPEN
     ).count()

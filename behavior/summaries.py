@@ -7,13 +7,15 @@ experimenter has entered in a session (:class:`~behavior.models.EntryTally`).
 :func:`summaries_refresh` recomputes both from the readings and entries of the animals a write
 touched (the animals' rows locked and their ``summaries_revision`` renewed, then a DELETE and
 an INSERT ... SELECT per table); every service that writes readings or entries calls it in its
-own transaction, so a summary is never seen out of step with what it summarises.
+own transaction, so a summary is never seen out of step with what it summarises. An import,
+which only adds entries and knows how many, advances the tallies by them instead of counting
+the sessions' entries again (:func:`summaries_rebuild`'s ``entries_added``).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import connection, transaction
 from django.db.models import Subquery
@@ -73,13 +75,42 @@ def _lock(animals) -> None:
     Animal.objects.filter(pk__in=Subquery(locked)).update(summaries_revision=secrets.randbits(63))
 
 
-def _write(where: str, params: list) -> int:
-    """Insert the summaries and tallies of what ``where`` selects; the summary rows written."""
+def _write(where: str, params: list, *, tallies: bool = True) -> int:
+    """Insert the summaries (and unless told otherwise the tallies) of what ``where`` selects;
+    the summary rows written."""
     with connection.cursor() as cursor:
         cursor.execute(_summarise(where), params)
         written = cursor.rowcount
-        cursor.execute(_tally(where), params)
+        if tallies:
+            cursor.execute(_tally(where), params)
     return written
+
+
+def _tallies_advance(counts: Mapping[tuple[int, int, str], int]) -> None:
+    """Add ``counts``, entries by (session id, animal id, experimenter), to the tallies in one
+    statement; a tally that does not exist yet starts at its count."""
+    if not counts:
+        return
+    table = _table(EntryTally)
+    insert = f"INSERT INTO {table} (session_id, animal_id, experimenter, entries) "
+    advance = (
+        "ON CONFLICT (session_id, animal_id, experimenter) "
+        f"DO UPDATE SET entries = {table}.entries + excluded.entries"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement whatever the number of tallies: the rows as four arrays.
+            sessions, animals, experimenters = zip(*counts, strict=True)
+            cursor.execute(
+                f"{insert}SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], "
+                f"%s::integer[]) {advance}",
+                [list(sessions), list(animals), list(experimenters), list(counts.values())],
+            )
+        else:
+            cursor.executemany(
+                f"{insert}VALUES (%s, %s, %s, %s) {advance}",
+                [(*key, count) for key, count in counts.items()],
+            )
 
 
 def summaries_refresh(
@@ -109,11 +140,25 @@ def summaries_refresh(
 
 
 @transaction.atomic
-def summaries_rebuild(*, sessions: Iterable[int] | None = None) -> int:
+def summaries_rebuild(
+    *,
+    sessions: Iterable[int] | None = None,
+    entries_added: Mapping[tuple[int, int, str], int] | None = None,
+) -> int:
     """Recompute the footpad summaries and entry tallies of ``sessions`` (ids; every session
     when ``None``) from their readings and entries; returns the number of summary rows
-    written."""
+    written.
+
+    ``entries_added``: the entries that the caller's transaction added to ``sessions``, by
+    (session id, animal id, experimenter), when it changed no other entry of theirs (an
+    import only adds entries). The tallies are then advanced by these counts rather than
+    recounted: a count joins the sessions' readings to the entries, which PostgreSQL does by
+    reading the whole entry table, while the tallies already hold the entries there before,
+    kept in step by every writer under the animals' locks (taken here before the tallies are
+    written, so a save that committed meanwhile is in them)."""
     if sessions is None:
+        if entries_added is not None:
+            raise ValueError("entries_added needs the sessions they were added to.")
         _lock(Animal.objects.all())
         FootpadSummary.objects.all().delete()
         EntryTally.objects.all().delete()
@@ -123,6 +168,10 @@ def summaries_rebuild(*, sessions: Iterable[int] | None = None) -> int:
         return 0
     _lock(Animal.objects.filter(study__sessions__in=ids))
     FootpadSummary.objects.filter(session_id__in=ids).delete()
-    EntryTally.objects.filter(session_id__in=ids).delete()
     where = f"r.session_id IN ({', '.join(['%s'] * len(ids))})"
-    return _write(where, ids)
+    if entries_added is None:
+        EntryTally.objects.filter(session_id__in=ids).delete()
+        return _write(where, ids)
+    written = _write(where, ids, tallies=False)
+    _tallies_advance(entries_added)
+    return written

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
@@ -252,13 +252,31 @@ def test_the_second_experimenter_can_arrive_in_a_later_file(study):
     assert record.id > added.id
 
 
+def counted_totals(study) -> tuple[int, int, int]:
+    """The study's values, verified sets and open discrepancies counted from its entries,
+    readings and discrepancies (the import reads its tallies and summaries instead)."""
+    sets = (
+        Reading.objects.filter(session__study=study)
+        .values("session_id", "animal_id", "footpad")
+        .annotate(
+            slots=Count("id"), counted=Count("id", filter=Q(state__in=["verified", "resolved"]))
+        )
+    )
+    return (
+        Entry.objects.filter(reading__session__study=study).count(),
+        sum(1 for s in sets if s["slots"] == s["counted"]),
+        Discrepancy.objects.filter(reading__session__study=study, status="open").count(),
+    )
+
+
 def test_a_first_imports_totals_are_what_the_study_then_holds(study):
     lines = footpad_lines() + footpad_lines(animal="R02", experimenters=("tech1",))
     lines[13] = "R01,21,von_frey,left,4,14.0,tech2,"
     summary = readings_import(study=study, rows=csv_rows(*lines, "R03,21,hot_plate,,1,9,tech1,"))
 
     counted = ImportSummary(values=summary.values)
-    _summarise(study, counted, first=False)  # the three queries
+    sessions = list(MeasurementSession.objects.filter(study=study).values_list("pk", flat=True))
+    _summarise(counted, first=False, sessions=sessions)  # the three queries
     assert (
         (summary.study_values, summary.verified_sets, summary.open_discrepancies)
         == (
@@ -266,7 +284,28 @@ def test_a_first_imports_totals_are_what_the_study_then_holds(study):
             counted.verified_sets,
             counted.open_discrepancies,
         )
+        == counted_totals(study)
         == (31, 1, 1)
+    )
+
+
+def test_a_later_imports_totals_are_what_the_study_then_holds(study):
+    readings_import(study=study, rows=csv_rows(*footpad_lines(experimenters=("tech1",))))
+    # The second experimenter with one disagreement, a footpad with one experimenter and a
+    # hot-plate trial, into the stored session and a new one.
+    lines = [
+        *footpad_lines(experimenters=("tech2",)),
+        *footpad_lines(animal="R02", footpad="right", experimenters=("tech1",)),
+        *footpad_lines(animal="R03", day=-1),
+        "R03,21,hot_plate,,1,9,tech1,",
+    ]
+    lines[2] = "R01,21,von_frey,left,3,15.0,tech2,"
+    summary = readings_import(study=study, rows=csv_rows(*lines))
+
+    assert (
+        (summary.study_values, summary.verified_sets, summary.open_discrepancies)
+        == counted_totals(study)
+        == (10 + 10 + 10 + 20 + 1, 2, 1)
     )
 
 

@@ -30,6 +30,7 @@ from behavior.services import (
     session_open,
 )
 from behavior.summaries import summaries_refresh
+from studies.errors import ImportProblems
 from studies.models import Animal
 
 pytestmark = pytest.mark.django_db
@@ -238,6 +239,52 @@ def test_an_import_keeps_the_summaries_in_step(study, vf, r01, bob, revisions):
     assert FootpadSummary.objects.count() == 8 + 1 + 1
     # The import rebuilds the summaries of every session it wrote to: all the study's animals.
     assert revisions.renewed() == set(Revisions.now())
+
+
+def test_imports_into_stored_sessions_advance_the_tallies_they_add_to(study, vf, r01, bob):
+    # An import advances the tallies by the entries it adds instead of counting the sessions'
+    # entries again: a tally it adds to, one it creates beside stored ones, and one of a
+    # session it opens must all come out as the entries counted afresh.
+    save(vf, r01, bob, 10.0)  # bob's tally of R01 on day 21: 1
+
+    def import_lines(*lines):
+        readings_import(
+            study=study, rows=parse_readings_csv("\n".join([HEADER, *lines]) + "\n"), user=bob
+        )
+
+    def footpad(animal, day, side, who, applications=range(1, 11)):
+        return [
+            f"{animal},{day},von_frey,{side},{n},{10 + n / 10:.1f},{who}," for n in applications
+        ]
+
+    import_lines(*footpad("R01", 21, "right", "tech1"), *footpad("R02", 21, "left", "tech1"))
+    assert_in_step()
+    import_lines(
+        *footpad("R01", 21, "left", "bob", range(2, 11)),  # bob's tally: 1 + 9
+        *footpad("R01", 21, "right", "tech2"),  # the second experimenter of stored readings
+        *footpad("R02", 21, "right", "tech1"),  # tech1's tally of R02: 10 + 10
+        *footpad("R01", -1, "left", "tech1"),  # a session the import opens
+        "R01,21,hot_plate,,1,12.5,tech1,lick",
+    )
+    assert_in_step()
+    day21 = vf.pk
+    assert {
+        (animal, who): entries
+        for session, animal, who, entries in stored_tallies()
+        if session == day21
+    } == {
+        (r01.pk, "bob"): 10,
+        (r01.pk, "tech1"): 10,
+        (r01.pk, "tech2"): 10,
+        (study.animals.get(code="R02").pk, "tech1"): 20,
+    }
+
+    # A refused import advances nothing.
+    before = stored_tallies()
+    with pytest.raises(ImportProblems):
+        import_lines(*footpad("R03", 21, "left", "tech1"), "R03,21,von_frey,left,1,99,tech2,")
+    assert stored_tallies() == before
+    assert_in_step()
 
 
 def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, carol, revisions):
