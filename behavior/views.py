@@ -245,11 +245,9 @@ def entry_value(request, slug: str, day: int, assay: str):
         return _json_error(400, "The request body must be a JSON object.")
     if "values" in payload:
         return _entry_values(request, session, study_assay, payload)
-    form = EntryValueForm(payload)
-    if not form.is_valid():
-        fields = {name: list(errs) for name, errs in form.errors.items()}
+    data, fields = EntryValueForm.checked(payload)
+    if fields:
         return _json_error(400, _first(fields), fields)
-    data = form.cleaned_data
     animal = selectors.session_animal_get(session=session, animal_id=data["animal"])
     if animal is None:
         fields = {"animal": ["This animal is not in the study."]}
@@ -348,14 +346,12 @@ def _entry_values(request, session, study_assay, payload: dict) -> JsonResponse:
         return _json_error(400, _first(fields), fields)
     cleaned, fields = [], {}
     for index, item in enumerate(items):
-        form = EntryValueForm(
+        data, errors = EntryValueForm.checked(
             {**item, "animal": payload.get("animal")} if isinstance(item, dict) else {}
         )
-        if form.is_valid():
-            cleaned.append(form.cleaned_data)
-        else:
-            for name, errors in form.errors.items():
-                fields[name if name == "animal" else f"values[{index}].{name}"] = list(errors)
+        cleaned.append(data)
+        for name, reasons in errors.items():
+            fields[name if name == "animal" else f"values[{index}].{name}"] = reasons
     if fields:
         return _json_error(400, _first(fields), fields)
     animal = selectors.session_animal_get(session=session, animal_id=cleaned[0]["animal"])
