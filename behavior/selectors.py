@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, Prefetch, Q, Sum
+from django.db.models import Avg, Count, F, FilteredRelation, Prefetch, Q, Sum
 
 from behavior.models import (
     Discrepancy,
@@ -21,6 +21,7 @@ from behavior.models import (
     MeasurementSession,
     Reading,
 )
+from studies.access import role_read, with_role
 from studies.models import Animal, Study, StudyAssay, Timepoint
 
 # The reading states a footpad summary counts, each in its ``n_<state>`` column.
@@ -424,9 +425,61 @@ def entry_of_slot(
     ).first()
 
 
-def session_animal_get(*, session: MeasurementSession, animal_id: int) -> Animal | None:
-    """An animal of the session's study, or None (an animal of another study is not found)."""
-    return Animal.objects.filter(study_id=session.study_id, pk=animal_id).first()
+@dataclass(frozen=True)
+class EntryTarget:
+    """Where a value is saved: a session, the study's settings of its assay, and the
+    animal."""
+
+    session: MeasurementSession
+    study_assay: StudyAssay | None  # None: the study no longer measures the session's assay
+    animal: Animal | None  # None: no such animal in the session's study
+    role: str | None = None  # the user's role in the study, when asked for
+
+
+def _entry_targets(animal_id: int, *related: str):
+    """Sessions with the study's settings of their assay and the animal ``animal_id`` of their
+    study (each None when there is none), and the ``related`` rows of the session, in one
+    query: a value saved needs them all, read by the page and again in the save's
+    transaction. Fetched with ``get`` (the session is unique), not ``first``, whose ordering
+    costs Django as much to build as the rest of the query."""
+    return (
+        MeasurementSession.objects.annotate(
+            assay_settings=FilteredRelation(
+                "study__assays", condition=Q(study__assays__assay=F("assay"))
+            ),
+            target_animal=FilteredRelation(
+                "study__animals", condition=Q(study__animals__pk=animal_id)
+            ),
+        )
+        .select_related("assay_settings", "target_animal", *related)
+        .order_by()
+    )
+
+
+def _settings_and_animal(session: MeasurementSession) -> tuple[StudyAssay | None, Animal | None]:
+    # A filtered relation that matched no row leaves its attribute unset, not None.
+    return getattr(session, "assay_settings", None), getattr(session, "target_animal", None)
+
+
+def entry_target(*, study: Study, day: int, assay: str, animal_id: int) -> EntryTarget | None:
+    """The study's session of ``day`` and ``assay`` with what a value saved into it for the
+    animal ``animal_id`` needs (:class:`EntryTarget`), or None if the session is not open."""
+    try:
+        session = _entry_targets(animal_id).get(study=study, timepoint__day=day, assay=assay)
+    except MeasurementSession.DoesNotExist:
+        return None
+    return EntryTarget(session, *_settings_and_animal(session))
+
+
+def entry_target_get(*, session_id: int, animal_id: int, user) -> EntryTarget:
+    """:func:`entry_target` of a session by id, with its study and ``user``'s role in the
+    study (None for no user: a command run by the admin)."""
+    sessions = _entry_targets(animal_id, "study")
+    if user is not None:
+        sessions = with_role(sessions, user=user, study="study__")
+    session = sessions.get(pk=session_id)
+    role = role_read(session, user=user) if user is not None else None
+    return EntryTarget(session, *_settings_and_animal(session), role)
 
 
 # ---------------------------------------------------------------------------------------------

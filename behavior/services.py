@@ -47,6 +47,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from behavior import selectors
 from behavior.models import BEHAVIOUR_VALUES, Discrepancy, Entry, MeasurementSession, Reading
 from behavior.readings_io import ReadingsTable, cycle_collection_paused
 from behavior.summaries import summaries_rebuild, summaries_refresh
@@ -292,7 +293,10 @@ def _require(*, user, study: Study, action: str) -> None:
     """Refuse a user without the right in the study; ``None`` is a command run by the admin."""
     if user is None:
         return
-    role = role_in_study(user=user, study=study)
+    _require_role(role_in_study(user=user, study=study), study=study, action=action)
+
+
+def _require_role(role: str | None, *, study: Study, action: str) -> None:
     if not can(role, action):
         raise PermissionDenied(
             f"Your role in study {study.slug} ({role or 'none'}) does not allow this."
@@ -429,25 +433,23 @@ class _EntryContext:
     via: str
 
 
-def _entry_context(*, session, animal, user, via: str, study_assay=None) -> _EntryContext:
-    session = MeasurementSession.objects.select_related("study", "timepoint").get(pk=session.pk)
-    study = session.study
+def _entry_context(*, session, animal, user, via: str) -> _EntryContext:
+    """The session, its study and settings, the animal and the user's role, read again in the
+    save's transaction (one query), and checked: refuses a locked study or session, a user
+    without the right to record, an assay the study no longer measures, an animal of another
+    study or one excluded or dead before the session."""
+    target = selectors.entry_target_get(session_id=session.pk, animal_id=animal.pk, user=user)
+    session, study = target.session, target.session.study
     if study.is_locked:
         raise StudyLocked(study.slug)
     if session.status == MeasurementSession.Status.LOCKED:
-        raise SessionLocked(session)
-    _require(user=user, study=study, action=RECORD)
-    # The entry page reads the settings for its answer anyway and passes them on: one query
-    # less on every value typed. Settings of another study or assay are not trusted.
-    if study_assay is None or (study_assay.study_id, study_assay.assay) != (
-        study.pk,
-        session.assay,
-    ):
-        study_assay = StudyAssay.objects.filter(study=study, assay=session.assay).first()
-    if study_assay is None:
+        raise SessionLocked(session)  # reads the timepoint, for its day
+    if user is not None:
+        _require_role(target.role, study=study, action=RECORD)
+    if target.study_assay is None:
         raise ValidationError({"assay": [f"This study does not measure {session.assay}."]})
-    animal = Animal.objects.filter(pk=animal.pk).first()
-    if animal is None or animal.study_id != study.pk:
+    animal = target.animal
+    if animal is None:
         raise ValidationError({"animal": ["Animal is not in this study."]})
     refusal = animal_refusal(animal, session.date or timezone.localdate())
     if refusal:
@@ -455,7 +457,7 @@ def _entry_context(*, session, animal, user, via: str, study_assay=None) -> _Ent
     return _EntryContext(
         study=study,
         session=session,
-        rules=AssayRules.of(study_assay),
+        rules=AssayRules.of(target.study_assay),
         animal=animal,
         user=user,
         via=via,
@@ -1053,7 +1055,6 @@ def entry_save(
     reason: str = "",
     expected_version: int | None = None,
     via: str = "page",
-    study_assay: StudyAssay | None = None,
 ) -> EntryResult:
     """Save one experimenter's value for one slot, and reconcile the reading under it.
 
@@ -1061,9 +1062,7 @@ def entry_save(
     ``{"value": ["Force must be at most 26 g."]}``). Saving the value already stored is a
     no-op; a different value is an edit (see the module's rules for reasons). A stale
     ``expected_version`` (the entry's version when it was read; 0 for "not entered yet") raises
-    :class:`ConflictError`; a locked study or session raises :class:`StudyLocked`.
-    ``study_assay``, the study's settings of the session's assay, saves reading them again
-    when the caller already has them. Atomic.
+    :class:`ConflictError`; a locked study or session raises :class:`StudyLocked`. Atomic.
     """
     item = {
         "footpad": footpad,
@@ -1075,9 +1074,7 @@ def entry_save(
     }
 
     def save() -> EntryResult:
-        ctx = _entry_context(
-            session=session, animal=animal, user=user, via=via, study_assay=study_assay
-        )
+        ctx = _entry_context(session=session, animal=animal, user=user, via=via)
         results = _entries_save(
             ctx, [item], experimenter=experimenter, error_key=lambda index, name: name
         )
@@ -1094,7 +1091,6 @@ def entries_save(
     experimenter: str,
     user,
     via: str = "api",
-    study_assay: StudyAssay | None = None,
 ) -> list[EntryResult]:
     """Save several values of one animal (e.g. a footpad's applications) all or none.
 
@@ -1102,14 +1098,11 @@ def entries_save(
     ``reason`` and ``expected_version``. The items are checked as if saved one by one in their
     order (an item may edit what an earlier one saved), under the rules of :func:`entry_save`.
     Every bad item is reported in one ``ValidationError`` keyed ``values[i].field``; then
-    nothing is saved. ``study_assay`` as in :func:`entry_save`. Atomic; the number of queries
-    does not grow with the number of items.
+    nothing is saved. Atomic; the number of queries does not grow with the number of items.
     """
 
     def save() -> list[EntryResult]:
-        ctx = _entry_context(
-            session=session, animal=animal, user=user, via=via, study_assay=study_assay
-        )
+        ctx = _entry_context(session=session, animal=animal, user=user, via=via)
         results = _entries_save(
             ctx,
             values,

@@ -394,6 +394,26 @@ def test_an_animal_of_another_study_is_refused(client, study, bob):
     assert response.json()["extra"]["fields"] == {"animal": ["This animal is not in the study."]}
 
 
+@pytest.mark.parametrize("animal", [0, 10**6, 2**63, 10**30])
+def test_an_animal_id_that_no_animal_has_is_refused_naming_the_animal(client, study, bob, animal):
+    open_session(study, bob)
+    client.force_login(bob)
+    response = post_value(client, study, animal=animal, footpad="left", application=1, value=5)
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == ["animal"]
+    assert Entry.objects.count() == 0
+
+
+def test_a_session_not_opened_is_not_found_whatever_the_body(client, study, bob):
+    client.force_login(bob)
+    for body in ("value=3", "null", '{"animal": 1, "values": []}'):
+        response = client.post(
+            url("entry_value", study, BASELINE, VF), body, content_type="application/json"
+        )
+        assert response.status_code == 404
+        assert response.json()["message"] == "This session has not been opened."
+
+
 def test_a_body_that_is_not_json_is_refused(client, study, bob):
     open_session(study, bob)
     client.force_login(bob)
