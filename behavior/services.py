@@ -50,7 +50,7 @@ from django.utils import timezone
 from behavior import selectors
 from behavior.models import BEHAVIOUR_VALUES, Discrepancy, Entry, MeasurementSession, Reading
 from behavior.readings_io import ReadingsTable, cycle_collection_paused
-from behavior.summaries import summaries_rebuild, summaries_refresh
+from behavior.summaries import summaries_rebuild, summaries_refresh, summaries_refresh_saved
 from studies.access import RECORD, RESOLVE, can, role_in_study
 from studies.errors import ConflictError, ImportProblems, StudyLocked
 from studies.models import Animal, Assay, ChangeRecord, Study, StudyAssay, Timepoint
@@ -583,7 +583,8 @@ def _entries_save(
 
     experimenter = parse_experimenter(experimenter)[0]  # None when every item was refused
     results: dict[int, EntryResult] = {}
-    readings_written = False
+    footpads_written: set[str] = set()
+    entries_inserted = False
     for number, round_items in enumerate(rounds, start=1):
         slots = _slots_locked(ctx, round_items)
         writes = _EntryWrites()
@@ -597,13 +598,18 @@ def _entries_save(
                     errors[error_key(item.index, name)] = messages
         # A later round must see what this one saved, even if something was refused already.
         if not errors or number < len(rounds):
-            readings_written |= _entry_writes_save(ctx, slots.values(), writes)
+            footpads_written |= _entry_writes_save(ctx, slots.values(), writes)
+            entries_inserted |= bool(writes.new_entries)
     if errors:
         raise ValidationError(errors)
-    if readings_written:
-        # The summaries are made of the readings only: an edit that leaves its reading as it
-        # was changes none.
-        summaries_refresh(session=ctx.session, animals=[ctx.animal.pk])
+    # The summaries are made of the readings only: an edit that leaves its reading as it was
+    # changes none; the tally counts entries, which only an inserted one changes.
+    summaries_refresh_saved(
+        session_id=ctx.session.pk,
+        animal_id=ctx.animal.pk,
+        footpads=footpads_written,
+        experimenter=experimenter if entries_inserted else None,
+    )
     return [results[index] for index in sorted(results)]
 
 
@@ -788,9 +794,9 @@ def _reading_recompute(
         )
 
 
-def _entry_writes_save(ctx: _EntryContext, slots, writes: _EntryWrites) -> bool:
-    """Write what the items of one round did, a statement per table and kind of write; whether
-    a reading was inserted or changed.
+def _entry_writes_save(ctx: _EntryContext, slots, writes: _EntryWrites) -> set[str]:
+    """Write what the items of one round did, a statement per table and kind of write; the
+    footpads of the readings inserted or changed.
 
     The readings and entries inserted get their ids back, which the entries, discrepancies
     and change records written after them refer to.
@@ -882,7 +888,7 @@ def _entry_writes_save(ctx: _EntryContext, slots, writes: _EntryWrites) -> bool:
                 "via": ctx.via,
             },
         )
-    return bool(new_readings or changed_readings)
+    return {reading.footpad for reading in [*new_readings, *changed_readings]}
 
 
 def _json_text(value) -> str | None:
