@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, F, FilteredRelation, Prefetch, Q, Sum
+from django.db import connection
+from django.db.models import Count, F, FilteredRelation, Prefetch, Q, Sum
 
 from behavior.models import (
     Discrepancy,
@@ -342,6 +343,50 @@ class SlotStatus:
     agreement_visible: bool
 
 
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _slot_numbers(
+    *, session: MeasurementSession, animal: Animal, footpads: list[str], experimenter: str
+) -> tuple[dict[str, int], int, dict[str, float]]:
+    """Values per experimenter in the session (summed tallies, as
+    :func:`experimenter_counts`), the number of animals measured in it (the rule of
+    :func:`_measured_in`), and the experimenter's mean of each of the animal's ``footpads``
+    that has values: one statement, the three answers stacked with ``UNION ALL``.
+
+    Written in SQL because every saved value asks it: built by the ORM, the three queries
+    cost Django 3 to 4 ms to build on SQLite (6 to 7 ms with PostgreSQL's round trips), more
+    than the database takes to answer them; as one subquery-annotated ORM query, more still.
+    """
+    footpad_marks = ", ".join(["%s"] * len(footpads))
+    reading, entry = _table(Reading), _table(Entry)
+    sql = (
+        f"SELECT 'tally', experimenter, SUM(entries) FROM {_table(EntryTally)} "
+        "WHERE session_id = %s GROUP BY experimenter "
+        f"UNION ALL SELECT 'animals', '', COUNT(*) FROM {_table(Animal)} "
+        f"WHERE study_id = %s AND (status = %s OR id IN "
+        f"(SELECT animal_id FROM {reading} WHERE session_id = %s)) "
+        f"UNION ALL SELECT 'mean', r.footpad, AVG(e.value) FROM {entry} e "
+        f"JOIN {reading} r ON r.id = e.reading_id WHERE r.session_id = %s AND r.animal_id = %s "
+        f"AND r.footpad IN ({footpad_marks}) AND e.experimenter = %s GROUP BY r.footpad"
+    )
+    params = [session.pk, session.study_id, Animal.Status.ACTIVE, session.pk]
+    params += [session.pk, animal.pk, *footpads, experimenter]
+    counts, n_animals, means = {}, 0, {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, name, number in cursor.fetchall():
+            # PostgreSQL gives the column the type of the means: the counts come as floats.
+            if kind == "tally":
+                counts[name] = int(number)
+            elif kind == "animals":
+                n_animals = int(number)
+            else:
+                means[name] = number
+    return counts, n_animals, means
+
+
 def slot_status(
     *,
     session: MeasurementSession,
@@ -353,7 +398,7 @@ def slot_status(
     """The experimenter's running mean of one animal's footpad (or trials), and whether the
     session is complete enough to show agreement (same rule as ``entry_grid``).
 
-    Three queries: the mean, values per experimenter, the number of animals measured.
+    One query: see :func:`slot_statuses`.
     """
     return slot_statuses(
         session=session,
@@ -372,20 +417,11 @@ def slot_statuses(
     footpads: list[str],
     experimenter: str,
 ) -> dict[str, SlotStatus]:
-    """:func:`slot_status` of several footpads of one animal, in the same three queries."""
-    means = dict(
-        Entry.objects.filter(
-            reading__session=session,
-            reading__animal=animal,
-            reading__footpad__in=footpads,
-            experimenter=experimenter,
-        )
-        .order_by()
-        .values_list("reading__footpad")
-        .annotate(mean=Avg("value"))
+    """:func:`slot_status` of several footpads of one animal, in one query (see
+    :func:`_slot_numbers`)."""
+    counts, n_animals, means = _slot_numbers(
+        session=session, animal=animal, footpads=footpads, experimenter=experimenter
     )
-    counts = experimenter_counts(session=session)
-    n_animals = Animal.objects.filter(_measured_in(session)).count()
     expected = n_animals * slots_per_animal(study_assay)
     entered = counts.get(experimenter, 0)
     if study_assay.double_entry:
