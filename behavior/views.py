@@ -177,6 +177,8 @@ def session_entry(request, slug: str, day: int, assay: str):
                 "applications": study_assay.applications,
                 "doubleEntry": study_assay.double_entry,
                 "locked": study.is_locked,
+                # Values of one animal that queued up go in one request of at most this many.
+                "batchMax": MAX_BATCH,
             },
             "nav": "studies",
         },
