@@ -596,6 +596,9 @@ def _entries_save(
             except ValidationError as exc:
                 for name, messages in exc.message_dict.items():
                     errors[error_key(item.index, name)] = messages
+            except ConflictError as exc:
+                exc.field = error_key(item.index, "expected_version")
+                raise
         # A later round must see what this one saved, even if something was refused already.
         if not errors or number < len(rounds):
             footpads_written |= _entry_writes_save(ctx, slots.values(), writes)

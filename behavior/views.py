@@ -395,7 +395,8 @@ def _entry_values(request, target: selectors.EntryTarget, payload: dict) -> Json
     except PermissionDenied as exc:
         return _json_error(403, str(exc))
     except ConflictError as exc:
-        return _json_error(409, str(exc) or "A value was changed elsewhere: reload the page.")
+        message = str(exc) or "A value was changed elsewhere: reload the page."
+        return _json_error(409, message, {exc.field: [message]} if exc.field else None)
     footpads = list(dict.fromkeys(data["footpad"] for data in cleaned))
     statuses = selectors.slot_statuses(
         session=session,

@@ -497,6 +497,26 @@ def test_a_value_stored_meanwhile_in_an_empty_cell_is_a_conflict(client, study, 
     assert Entry.objects.get().value == 9.1
 
 
+def test_a_stale_value_in_a_batch_is_named_and_nothing_of_the_batch_is_saved(client, study, bob):
+    open_session(study, bob)
+    r01 = study.animals.get(code="R01")
+    client.force_login(bob)
+    post_value(client, study, animal=r01.pk, footpad="left", application=2, value=9.1)
+    values = [
+        {"footpad": "left", "application": 1, "value": 8.0, "expected_version": 0},
+        {"footpad": "left", "application": 2, "value": 9.9, "expected_version": 0},  # stale
+    ]
+    response = client.post(
+        url("entry_value", study, BASELINE, VF),
+        json.dumps({"animal": r01.pk, "values": values}),
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    message = response.json()["message"]
+    assert response.json()["extra"]["fields"] == {"values[1].expected_version": [message]}
+    assert list(Entry.objects.values_list("value", flat=True)) == [9.1]
+
+
 def test_a_viewer_may_not_save_a_value(client, study, bob, dave):
     open_session(study, bob)
     client.force_login(dave)
