@@ -143,16 +143,21 @@ def summaries_refresh_saved(
     inserted entries (None: it only edited them). Three queries at most instead of five: an
     entry save adds readings and entries and never removes one, so each row it needs
     afterwards exists or is new, and is written over (``ON CONFLICT ... DO UPDATE``) instead of
-    deleted and inserted again. The animal is locked and its revision renewed first, as there.
+    deleted and inserted again. The animal is locked and its revision renewed first, as there
+    (see :func:`_lock`), by a plain UPDATE of its row: one row needs no locking order, and the
+    UPDATE locks it as the SELECT ... FOR UPDATE of ``_lock`` does for others.
 
     Call it inside the transaction that wrote the readings and entries.
     """
     footpads = sorted(set(footpads))
     if not footpads and experimenter is None:
         return
-    _lock(Animal.objects.filter(pk=animal_id))
     where = "r.session_id = %s AND r.animal_id = %s"
     with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(Animal)} SET summaries_revision = %s WHERE id = %s",
+            [secrets.randbits(63), animal_id],
+        )
         if footpads:
             cursor.execute(
                 _replacing(
