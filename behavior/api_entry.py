@@ -201,7 +201,6 @@ class SessionReadingsApi(SessionScopedApi):
             experimenter=self.experimenter,
             user=request.user,
             via="api",
-            study_assay=self.study_assay,
         )
         slot = entry_selectors.slot_status(
             session=session,

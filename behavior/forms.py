@@ -74,6 +74,20 @@ class EntryValueForm(forms.Form):
     # The entry's version when the page read it; 0 for a cell that was empty.
     expected_version = forms.IntegerField(required=False, min_value=0)
 
+    @classmethod
+    def checked(cls, data: dict) -> tuple[dict, dict[str, list[str]]]:
+        """``(cleaned_data, errors)`` of ``data`` as a bound form gives them (the same fields,
+        the same messages), without building the form: a form deep-copies its fields first,
+        0.3 ms a value, 6 ms of a batch of an animal's 20 values. The form has no ``clean``
+        methods of its own, and a JSON body no widgets to read through."""
+        cleaned, errors = {}, {}
+        for name, field in cls.base_fields.items():
+            try:
+                cleaned[name] = field.clean(data.get(name))
+            except forms.ValidationError as exc:
+                errors[name] = list(exc.messages)
+        return cleaned, errors
+
 
 class SessionOpenForm(forms.Form):
     # Empty: the timepoint's planned date (day 0 + day), or today.

@@ -175,3 +175,53 @@ def summaries_rebuild(
     written = _write(where, ids, tallies=False)
     _tallies_advance(entries_added)
     return written
+
+
+def _replacing(statement: str, key: str, columns: str) -> str:
+    """``statement``, an INSERT of summaries or tallies, replacing the rows of the same ``key``
+    (the columns of their unique constraint) instead of failing on them."""
+    sets = ", ".join(f"{column} = excluded.{column}" for column in columns.split(", "))
+    return f"{statement} ON CONFLICT ({key}) DO UPDATE SET {sets}"
+
+
+def summaries_refresh_saved(
+    *, session_id: int, animal_id: int, footpads: Iterable[str], experimenter: str | None
+) -> None:
+    """:func:`summaries_refresh` of what an entry save wrote: the summaries of one animal's
+    ``footpads`` whose readings it inserted or changed, and ``experimenter``'s tally if it
+    inserted entries (None: it only edited them). Three queries at most instead of five: an
+    entry save adds readings and entries and never removes one, so each row it needs
+    afterwards exists or is new, and is written over (``ON CONFLICT ... DO UPDATE``) instead of
+    deleted and inserted again. The animal is locked and its revision renewed first, as there
+    (see :func:`_lock`), by a plain UPDATE of its row: one row needs no locking order, and the
+    UPDATE locks it as the SELECT ... FOR UPDATE of ``_lock`` does for others.
+
+    Call it inside the transaction that wrote the readings and entries.
+    """
+    footpads = sorted(set(footpads))
+    if not footpads and experimenter is None:
+        return
+    where = "r.session_id = %s AND r.animal_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(Animal)} SET summaries_revision = %s WHERE id = %s",
+            [secrets.randbits(63), animal_id],
+        )
+        if footpads:
+            cursor.execute(
+                _replacing(
+                    _summarise(f"{where} AND r.footpad IN ({', '.join(['%s'] * len(footpads))})"),
+                    "session_id, animal_id, footpad",
+                    f"slots, with_value, mean, {_STATE_COLUMNS}",
+                ),
+                [session_id, animal_id, *footpads],
+            )
+        if experimenter is not None:
+            cursor.execute(
+                _replacing(
+                    _tally(f"{where} AND e.experimenter = %s"),
+                    "session_id, animal_id, experimenter",
+                    "entries",
+                ),
+                [session_id, animal_id, experimenter],
+            )

@@ -13,6 +13,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,7 +39,7 @@ from behavior.services import (
 )
 from studies.access import READ, RECORD, RESOLVE, can, sees_allocation, study_for
 from studies.errors import ConflictError, ImportProblems, StudyLocked
-from studies.models import Assay
+from studies.models import Animal, Assay
 
 # The hot plate's behaviours, each chosen with one key.
 BEHAVIOUR_KEYS = [
@@ -176,6 +177,8 @@ def session_entry(request, slug: str, day: int, assay: str):
                 "applications": study_assay.applications,
                 "doubleEntry": study_assay.double_entry,
                 "locked": study.is_locked,
+                # Values of one animal that queued up go in one request of at most this many.
+                "batchMax": MAX_BATCH,
             },
             "nav": "studies",
         },
@@ -209,6 +212,20 @@ def _first(fields: dict[str, list[str]]) -> str:
     return "Invalid input."
 
 
+NOT_JSON = object()  # a body that did not parse
+
+
+def _animal_id(payload) -> int:
+    """The body's animal id, to read the animal with the session: 0 (no animal) when the body
+    has none that could be one; its checks then say why."""
+    try:
+        animal_id = EntryValueForm.base_fields["animal"].clean(payload.get("animal"))
+    except (AttributeError, ValidationError):
+        return 0
+    _, highest = connection.ops.integer_field_range(Animal._meta.pk.get_internal_type())
+    return animal_id if animal_id <= highest else 0
+
+
 def entry_value(request, slug: str, day: int, assay: str):
     """Save one value of the logged-in experimenter (POST, JSON body, CSRF-protected).
 
@@ -232,25 +249,26 @@ def entry_value(request, slug: str, day: int, assay: str):
         return _json_error(403, str(exc))
     if study.is_locked:
         return _json_error(403, f"Study {study.slug} is locked: it is read-only.", code="locked")
-    session = selectors.session_get(study=study, day=day, assay=assay)
-    study_assay = selectors.study_assay_get(study=study, assay=assay)
-    if session is None or study_assay is None:
-        return _json_error(404, "This session has not been opened.")
-
     try:
         payload = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
+        payload = NOT_JSON
+    # The session read with its settings and the body's animal: one query.
+    target = selectors.entry_target(
+        study=study, day=day, assay=assay, animal_id=_animal_id(payload)
+    )
+    if target is None or target.study_assay is None:
+        return _json_error(404, "This session has not been opened.")
+    if payload is NOT_JSON:
         return _json_error(400, "The request body is not JSON.")
     if not isinstance(payload, dict):
         return _json_error(400, "The request body must be a JSON object.")
     if "values" in payload:
-        return _entry_values(request, session, study_assay, payload)
-    form = EntryValueForm(payload)
-    if not form.is_valid():
-        fields = {name: list(errs) for name, errs in form.errors.items()}
+        return _entry_values(request, target, payload)
+    data, fields = EntryValueForm.checked(payload)
+    if fields:
         return _json_error(400, _first(fields), fields)
-    data = form.cleaned_data
-    animal = selectors.session_animal_get(session=session, animal_id=data["animal"])
+    session, study_assay, animal = target.session, target.study_assay, target.animal
     if animal is None:
         fields = {"animal": ["This animal is not in the study."]}
         return _json_error(400, _first(fields), fields)
@@ -269,7 +287,6 @@ def entry_value(request, slug: str, day: int, assay: str):
             user=request.user,
             expected_version=data["expected_version"],
             via="page",
-            study_assay=study_assay,
         )
     except ValidationError as exc:
         fields = _validation_fields(exc)
@@ -333,7 +350,7 @@ def entry_value(request, slug: str, day: int, assay: str):
 MAX_BATCH = 50  # one animal's von Frey values (2 x 10 x up to 2 entries) and room to spare
 
 
-def _entry_values(request, session, study_assay, payload: dict) -> JsonResponse:
+def _entry_values(request, target: selectors.EntryTarget, payload: dict) -> JsonResponse:
     """Several values of one animal in one request, all or none: what the page sends when
     values have queued up (typed while offline or while a save was under way).
 
@@ -348,17 +365,15 @@ def _entry_values(request, session, study_assay, payload: dict) -> JsonResponse:
         return _json_error(400, _first(fields), fields)
     cleaned, fields = [], {}
     for index, item in enumerate(items):
-        form = EntryValueForm(
+        data, errors = EntryValueForm.checked(
             {**item, "animal": payload.get("animal")} if isinstance(item, dict) else {}
         )
-        if form.is_valid():
-            cleaned.append(form.cleaned_data)
-        else:
-            for name, errors in form.errors.items():
-                fields[name if name == "animal" else f"values[{index}].{name}"] = list(errors)
+        cleaned.append(data)
+        for name, reasons in errors.items():
+            fields[name if name == "animal" else f"values[{index}].{name}"] = reasons
     if fields:
         return _json_error(400, _first(fields), fields)
-    animal = selectors.session_animal_get(session=session, animal_id=cleaned[0]["animal"])
+    session, study_assay, animal = target.session, target.study_assay, target.animal
     if animal is None:
         fields = {"animal": ["This animal is not in the study."]}
         return _json_error(400, _first(fields), fields)
@@ -371,7 +386,6 @@ def _entry_values(request, session, study_assay, payload: dict) -> JsonResponse:
             experimenter=experimenter,
             user=request.user,
             via="page",
-            study_assay=study_assay,
         )
     except ValidationError as exc:
         fields = _validation_fields(exc)
@@ -381,7 +395,8 @@ def _entry_values(request, session, study_assay, payload: dict) -> JsonResponse:
     except PermissionDenied as exc:
         return _json_error(403, str(exc))
     except ConflictError as exc:
-        return _json_error(409, str(exc) or "A value was changed elsewhere: reload the page.")
+        message = str(exc) or "A value was changed elsewhere: reload the page."
+        return _json_error(409, message, {exc.field: [message]} if exc.field else None)
     footpads = list(dict.fromkeys(data["footpad"] for data in cleaned))
     statuses = selectors.slot_statuses(
         session=session,

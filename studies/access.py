@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, FilteredRelation, Q
 from django.http import Http404
 
 from studies.models import Membership, Study
@@ -50,25 +50,44 @@ def sees_allocation(*, role: str | None, study: Study) -> bool:
     return not (study.blinded and role == TECHNICIAN)
 
 
+def with_role(queryset, *, user, study: str = ""):
+    """``queryset`` with the user's role in the study read with each row as ``member_role``:
+    the study's own rows, or the rows under a study at the path ``study`` (``"study__"``).
+    A join on the user's membership, of which there is at most one per study: the study (or
+    the row) and the role in one query. :func:`role_read` gives the role from a row."""
+    if not _needs_membership(user):
+        return queryset
+    memberships = f"{study}memberships"
+    return queryset.annotate(
+        user_membership=FilteredRelation(
+            memberships, condition=Q(**{f"{memberships}__user": user})
+        ),
+        member_role=F("user_membership__role"),
+    )
+
+
+def role_read(row, *, user) -> str | None:
+    """The user's role (as :func:`role_in_study`) from a row of a :func:`with_role` query."""
+    if _needs_membership(user):
+        return row.member_role
+    # Staff or anonymous: role_in_study answers without the study, and without a query.
+    return role_in_study(user=user, study=None)
+
+
 def study_for(*, user, slug: str, action: str = READ) -> tuple[Study, str]:
     """The study with ``slug`` and the user's role, if the user may ``action`` in it.
 
     An outsider gets 404 (a study's existence is not revealed); a member without the right
     gets 403.
     """
-    studies = Study.objects.filter(slug=slug)
-    if _needs_membership(user):
-        # The membership read with the study: one query on every page of a study.
-        studies = studies.annotate(
-            member_role=Subquery(
-                Membership.objects.filter(study=OuterRef("pk"), user=user).values("role")[:1]
-            )
-        )
-    study = studies.first()
-    if study is None:
-        raise Http404("No such study.")
-    # Without a membership to read, role_in_study answers without a query.
-    role = study.member_role if _needs_membership(user) else role_in_study(user=user, study=study)
+    # The membership read with the study: one query on every page of a study. By get, as
+    # the slug is unique: first would order by the model's ordering, which took Django as long
+    # to build as the rest of the query.
+    try:
+        study = with_role(Study.objects.all(), user=user).get(slug=slug)
+    except Study.DoesNotExist:
+        raise Http404("No such study.") from None
+    role = role_read(study, user=user)
     if role is None:
         raise Http404("No such study.")
     if not can(role, action):

@@ -11,7 +11,12 @@ class StudyLocked(Exception):
 
 
 class ConflictError(Exception):
-    """Someone else changed the object since it was read (an optimistic version check failed)."""
+    """Someone else changed the object since it was read (an optimistic version check failed).
+
+    ``field``, when the service knows it, names the stale input (``values[2].expected_version``
+    in a batch)."""
+
+    field: str | None = None
 
 
 class ImportProblems(Exception):

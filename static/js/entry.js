@@ -5,6 +5,8 @@
  *   animal. Focus starts in the first empty cell.
  * - A value is validated here (number, above 0, at most the maximum) with the same reasons the
  *   server gives, then posted to the entry endpoint. The cell shows pending, saved or error.
+ *   Values of one animal that queue up while a save is on the way, or while offline, are
+ *   posted together in one request (the endpoint's batch).
  * - Until the server has confirmed it, a value is kept in localStorage and retried (on the
  *   "online" event and every few seconds), so a reload or a dropped connection loses nothing.
  *
@@ -114,10 +116,16 @@
 
   // ---------------------------------------------------------------------------------------
   // Saving: one request at a time, in the order typed; the newest value of a cell wins.
+  // Values of one animal that queued up meanwhile (typed while a save was on the way, or
+  // kept while offline) go together in one request, all saved or none; a value goes alone
+  // when it is the only one of its animal, or when its batch was refused (see handleBatch).
 
   var queue = [];
   var busy = false;
   var retryTimer = null;
+  var BATCH_MAX = config.batchMax || 1;
+  // Keys whose batch was refused: each is sent alone once, for an answer of its own.
+  var alone = {};
 
   function enqueue(key) {
     if (queue.indexOf(key) === -1) queue.push(key);
@@ -129,16 +137,9 @@
     retryTimer = setTimeout(function () { retryTimer = null; pump(); }, RETRY_MS);
   }
 
-  function pump() {
-    if (busy || !queue.length) return;
-    var key = queue[0];
-    var item = pending[key];
-    var input = byKey[key];
-    queue.shift();
-    if (!item || !input) { pump(); return; }
-    busy = true;
-    var body = {
-      animal: Number(input.dataset.animal),
+  // What is sent of one cell: its slot, the value, and the version it was read at.
+  function bodyOf(input, item) {
+    return {
       footpad: input.dataset.footpad,
       application: Number(input.dataset.application),
       value: item.value,
@@ -147,7 +148,31 @@
       // 0: the cell was empty when read, so a value stored meanwhile is a conflict.
       expected_version: input.dataset.version ? Number(input.dataset.version) : 0
     };
-    fetch(config.url, {
+  }
+
+  /* The next request's cells, in the order typed: the first queued one and, unless it must
+   * go alone, the other queued cells of its animal (at most BATCH_MAX). Taken off the queue. */
+  function nextCells() {
+    while (queue.length && !(pending[queue[0]] && byKey[queue[0]])) queue.shift();
+    if (!queue.length) return [];
+    var first = queue.shift();
+    var cells = [{ key: first, input: byKey[first], item: pending[first] }];
+    if (alone[first]) return cells;
+    var animal = byKey[first].dataset.animal;
+    queue = queue.filter(function (key) {
+      var input = byKey[key];
+      if (!pending[key] || !input) return false;
+      if (cells.length < BATCH_MAX && !alone[key] && input.dataset.animal === animal) {
+        cells.push({ key: key, input: input, item: pending[key] });
+        return false;
+      }
+      return true;
+    });
+    return cells;
+  }
+
+  function post(body) {
+    return fetch(config.url, {
       method: "POST",
       credentials: "same-origin",
       headers: {
@@ -160,23 +185,50 @@
       return response.json().catch(function () { return {}; }).then(function (data) {
         return { status: response.status, data: data };
       });
-    }).then(function (res) {
+    });
+  }
+
+  function pump() {
+    if (busy) return;
+    var cells = nextCells();
+    if (!cells.length) return;
+    busy = true;
+    var body;
+    if (cells.length === 1) {
+      body = bodyOf(cells[0].input, cells[0].item);
+    } else {
+      body = { values: cells.map(function (c) { return bodyOf(c.input, c.item); }) };
+    }
+    body.animal = Number(cells[0].input.dataset.animal);
+    post(body).then(function (res) {
       busy = false;
-      handle(key, input, item, res.status, res.data);
+      if (cells.length === 1) {
+        delete alone[cells[0].key];
+        handle(cells[0].key, cells[0].input, cells[0].item, res.status, res.data);
+      } else {
+        handleBatch(cells, res.status, res.data);
+      }
       pump();
     }).catch(function () {
-      // Offline or the server is unreachable: keep the value and try again.
+      // Offline or the server is unreachable: keep the values and try again.
       busy = false;
-      requeueFront(key);
-      setState(input, "offline", "");
-      cellOf(input).classList.add("is-pending");
+      requeueFront(cells);
+      cells.forEach(function (c) {
+        setState(c.input, "offline", "");
+        cellOf(c.input).classList.add("is-pending");
+      });
       showStatus("No connection: values are kept on this device and sent when it is back.", true);
       scheduleRetry();
     });
   }
 
-  function requeueFront(key) {
-    if (queue.indexOf(key) === -1) queue.unshift(key);
+  /* Put cells back at the front of the queue, in their order (a key already queued again,
+   * retyped meanwhile, keeps its place). */
+  function requeueFront(cells) {
+    var keys = (Array.isArray(cells) ? cells : [{ key: cells }])
+      .map(function (c) { return c.key; })
+      .filter(function (key) { return queue.indexOf(key) === -1; });
+    queue = keys.concat(queue);
   }
 
   function stillCurrent(key, item) {
@@ -184,23 +236,54 @@
     return pending[key] === item;
   }
 
+  /* A value the server stored: the cell shows it as saved (or its agreement, once it may be
+   * shown), unless it was retyped meanwhile and the newer value is on its way. */
+  function stored(key, input, item, answer) {
+    input.dataset.version = answer.version;
+    input.dataset.saved = fmt(answer.value);
+    input.dataset.savedBehavior = answer.behavior || "";
+    if (stillCurrent(key, item)) {
+      delete pending[key];
+      storePending();
+      var state = "saved";
+      if (answer.state === "verified" || answer.state === "disputed" ||
+          answer.state === "resolved") {
+        state = answer.state;
+      }
+      setState(input, state, "");
+    }
+  }
+
+  function progress(data) {
+    if (enteredCount && data.entered !== undefined) enteredCount.textContent = data.entered;
+    if (doneBox && data.complete && !queue.length) doneBox.hidden = false;
+    if (!queue.length) showStatus("");
+  }
+
+  /* The answer to a batch. Stored: each cell as if saved alone. Refused (400: a value the
+   * server does not take, 409: one changed elsewhere), nothing of it was stored: each of its
+   * values is sent again alone, so that the refused one gets its own answer, and its message
+   * and remedy (a reason to give, the stored value) in its own cell, as when typed alone,
+   * while the others are saved. Any other answer applies to every cell of the batch as it
+   * would to one. */
+  function handleBatch(cells, status, data) {
+    if (status === 200 && data.ok && data.results && data.results.length === cells.length) {
+      cells.forEach(function (c, i) { stored(c.key, c.input, c.item, data.results[i]); });
+      progress(data);
+      return;
+    }
+    if (status === 400 || status === 409) {
+      cells.forEach(function (c) { alone[c.key] = true; });
+      requeueFront(cells);
+      return;
+    }
+    notSaved(cells, status, data);
+  }
+
   function handle(key, input, item, status, data) {
     if (status === 200 && data.ok) {
-      input.dataset.version = data.version;
-      input.dataset.saved = fmt(data.value);
-      input.dataset.savedBehavior = data.behavior || "";
-      if (stillCurrent(key, item)) {
-        delete pending[key];
-        storePending();
-        var state = "saved";
-        if (data.state === "verified" || data.state === "disputed" || data.state === "resolved") {
-          state = data.state;
-        }
-        setState(input, state, "");
-      }
-      if (enteredCount && data.entered !== undefined) enteredCount.textContent = data.entered;
-      if (doneBox && data.complete && !queue.length) doneBox.hidden = false;
-      if (!queue.length) showStatus("");
+      stored(key, input, item, data);
+      progress(data);
       return;
     }
     if ((status === 400 || status === 409) && !stillCurrent(key, item)) {
@@ -254,22 +337,27 @@
       setState(input, "error", message);
       return;
     }
+    notSaved([{ key: key, input: input, item: item }], status, data);
+  }
+
+  /* An answer that says nothing about the values themselves, for one cell or a batch. */
+  function notSaved(cells, status, data) {
     if (status === 401) {
-      requeueFront(key);
+      requeueFront(cells);
       showStatus("You are logged out. Your values are kept on this device: log in again " +
         "in another tab, then they are sent.", true);
       scheduleRetry();
       return;
     }
     if (status === 403 || status === 404) {
-      // Retrying cannot help (locked study, role, session gone); keep the value on the device.
-      setState(input, "error", data.message || "Not allowed.");
+      // Retrying cannot help (locked study, role, session gone); keep the values on the device.
+      cells.forEach(function (c) { setState(c.input, "error", data.message || "Not allowed."); });
       showStatus(data.message || "Not allowed.", true);
       return;
     }
     // 5xx and the unexpected: keep and retry.
-    requeueFront(key);
-    setState(input, "offline", "");
+    requeueFront(cells);
+    cells.forEach(function (c) { setState(c.input, "offline", ""); });
     showStatus("The server did not save the last value; retrying…", true);
     scheduleRetry();
   }

@@ -394,6 +394,26 @@ def test_an_animal_of_another_study_is_refused(client, study, bob):
     assert response.json()["extra"]["fields"] == {"animal": ["This animal is not in the study."]}
 
 
+@pytest.mark.parametrize("animal", [0, 10**6, 2**63, 10**30])
+def test_an_animal_id_that_no_animal_has_is_refused_naming_the_animal(client, study, bob, animal):
+    open_session(study, bob)
+    client.force_login(bob)
+    response = post_value(client, study, animal=animal, footpad="left", application=1, value=5)
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == ["animal"]
+    assert Entry.objects.count() == 0
+
+
+def test_a_session_not_opened_is_not_found_whatever_the_body(client, study, bob):
+    client.force_login(bob)
+    for body in ("value=3", "null", '{"animal": 1, "values": []}'):
+        response = client.post(
+            url("entry_value", study, BASELINE, VF), body, content_type="application/json"
+        )
+        assert response.status_code == 404
+        assert response.json()["message"] == "This session has not been opened."
+
+
 def test_a_body_that_is_not_json_is_refused(client, study, bob):
     open_session(study, bob)
     client.force_login(bob)
@@ -475,6 +495,26 @@ def test_a_value_stored_meanwhile_in_an_empty_cell_is_a_conflict(client, study, 
     response = post_value(client, study, **body, value=9.9, expected_version=0)
     assert response.status_code == 409
     assert Entry.objects.get().value == 9.1
+
+
+def test_a_stale_value_in_a_batch_is_named_and_nothing_of_the_batch_is_saved(client, study, bob):
+    open_session(study, bob)
+    r01 = study.animals.get(code="R01")
+    client.force_login(bob)
+    post_value(client, study, animal=r01.pk, footpad="left", application=2, value=9.1)
+    values = [
+        {"footpad": "left", "application": 1, "value": 8.0, "expected_version": 0},
+        {"footpad": "left", "application": 2, "value": 9.9, "expected_version": 0},  # stale
+    ]
+    response = client.post(
+        url("entry_value", study, BASELINE, VF),
+        json.dumps({"animal": r01.pk, "values": values}),
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    message = response.json()["message"]
+    assert response.json()["extra"]["fields"] == {"values[1].expected_version": [message]}
+    assert list(Entry.objects.values_list("value", flat=True)) == [9.1]
 
 
 def test_a_viewer_may_not_save_a_value(client, study, bob, dave):

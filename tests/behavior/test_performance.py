@@ -65,15 +65,19 @@ def test_saving_one_value_takes_the_same_queries_in_a_small_and_a_large_study(
     for study in (small, large):
         animal_id, items = animal_values(study)
         post(client, study, {"animal": animal_id, **items[0]})  # moves the session's expiry
-        # session, user, study with the membership; session, assay settings, animal; the service's
-        # transaction (a savepoint and its release in a test) around: session, membership,
-        # animal, the slot's reading locked (none yet), the reading, the entry and its audit
-        # record inserted, the footpad's summary and the entry tally refreshed (the animal
-        # locked, a delete and an insert each); the answer: the footpad's mean, values per
-        # experimenter (summed tallies), animals measured. It was 38, then 27 with the
-        # reading created in a savepoint of its own, then 24 with the session's expiry saved
-        # once a minute rather than on every request (a savepoint, an update, its release).
-        with django_assert_num_queries(23):
+        # session, user, study with the membership; the session with its assay settings and
+        # the animal; the service's transaction (a savepoint and its release in a test)
+        # around: the same with the study and the membership, the slot's reading locked (none
+        # yet), the reading, the entry and its audit record inserted, the animal locked, the
+        # footpad's summary and the experimenter's entry tally written over; the answer: values
+        # per experimenter (summed tallies) with the animals measured and the footpad's mean.
+        # It was 38, then 27 with the reading created in a savepoint of its own, then 24 with
+        # the session's expiry saved once a minute rather than on every request (a savepoint,
+        # an update, its release), then 23, then 19 with the session, settings, animal and
+        # membership read in one query by the page and one by the save, then 17 with the
+        # summary and tally written over instead of deleted and inserted, then 15 with the
+        # answer read in one query.
+        with django_assert_num_queries(15):
             response = post(client, study, {"animal": animal_id, **items[1]})
         assert response.status_code == 200
         assert response.json()["created"] is True
@@ -93,13 +97,14 @@ def test_a_batch_takes_the_same_queries_for_two_values_and_for_twenty(
     animal_id, items = animal_values(study, "R03")
     post(client, study, {"animal": animal_id, **items[0]})  # moves the session's expiry
     for batch in batches:
-        # session, user, study with the membership; session, assay settings, animal; the service's
-        # transaction (a savepoint and its release in a test) around: session, membership,
-        # animal, the slots' readings locked, their entries, the entries inserted, the
-        # readings updated, the audit records inserted, the summaries and the entry tally
-        # refreshed (the animal locked, a delete and an insert each); the answer: the two
-        # footpads' means, values per experimenter (summed tallies), animals measured.
-        with django_assert_num_queries(24):
+        # session, user, study with the membership; the session with its assay settings and
+        # the animal; the service's transaction (a savepoint and its release in a test)
+        # around: the same with the study and the membership, the slots' readings locked,
+        # their entries, the entries inserted, the readings updated, the audit records
+        # inserted, the animal locked, the footpads' summaries and the experimenter's entry
+        # tally written over; the answer: values per experimenter (summed tallies) with the
+        # animals measured and the two footpads' means.
+        with django_assert_num_queries(16):
             response = post(client, study, batch)
         assert response.status_code == 200
         assert [r["state"] for r in response.json()["results"]] == ["entered"] * len(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from behavior import selectors
-from behavior.models import Discrepancy
+from behavior.models import Discrepancy, EntryTally
 from behavior.services import discrepancy_resolve, entry_save, session_open
-from studies.models import Assay, StudyAssay
+from studies.models import Animal, Assay, StudyAssay
 from tests.factories import make_study
 
 VF = Assay.VON_FREY
@@ -170,6 +170,81 @@ def test_the_running_mean_is_the_mean_of_the_experimenters_own_footpad_values(bo
     assert status.footpad_mean == pytest.approx(13.0)
     assert (status.entered, status.expected, status.agreement_visible) == (3, 180, False)
     assert grid.first_empty == (r01.pk, "left:4")
+
+
+def statuses_of(session, name: str, *, study_assay=None, animal=None):
+    return selectors.slot_statuses(
+        session=session,
+        study_assay=study_assay or StudyAssay.objects.get(study=session.study, assay=VF),
+        animal=animal or session.study.animals.get(code="R01"),
+        footpads=["left", "right"],
+        experimenter=name,
+    )
+
+
+@pytest.mark.parametrize("per_group", [1, 6])
+def test_slot_statuses_are_one_query_whatever_the_size(
+    per_group, bob, carol, django_assert_num_queries
+):
+    study = make_study(
+        slug=f"statuses-{per_group}",
+        animals_per_group=per_group,
+        members={bob: "technician", carol: "technician"},
+    )
+    session = vf_session(study, bob)
+    StudyAssay.objects.filter(study=study, assay=VF).update(applications=1)
+    codes = list(study.animals.values_list("code", flat=True))
+    enter(session, bob, {(code, fp): 10.0 for code in codes for fp in ("left", "right")})
+    enter(session, carol, {("R01", "left"): 12.0})
+
+    study_assay, r01 = StudyAssay.objects.get(study=study, assay=VF), study.animals.get(code="R01")
+
+    # values per experimenter, with the animals measured and bob's mean of each footpad
+    with django_assert_num_queries(1):
+        statuses = statuses_of(session, "bob", study_assay=study_assay, animal=r01)
+
+    assert {fp: (s.footpad_mean, s.entered, s.expected) for fp, s in statuses.items()} == {
+        "left": (10.0, 2 * len(codes), 2 * len(codes)),
+        "right": (10.0, 2 * len(codes), 2 * len(codes)),
+    }
+    assert not statuses["left"].agreement_visible  # carol has not finished
+
+
+def test_slot_statuses_without_any_tally_still_give_the_means_and_the_animals(
+    tiny_study, bob, carol
+):
+    """A session whose tallies are missing (readings restored without refresh_summaries)."""
+    session = vf_session(tiny_study, bob)
+    enter(session, bob, {("R01", "left"): 10.0, ("R02", "left"): 14.0})
+    with_tallies = statuses_of(session, "bob")
+    EntryTally.objects.all().delete()
+
+    without = statuses_of(session, "bob")
+
+    assert with_tallies["left"].footpad_mean == without["left"].footpad_mean == 10.0
+    assert with_tallies["right"].footpad_mean is without["right"].footpad_mean is None
+    assert (with_tallies["left"].entered, without["left"].entered) == (2, 0)
+    assert with_tallies["left"].expected == without["left"].expected == 4
+
+
+def test_slot_statuses_count_the_animals_measured_as_the_grid_does(study, bob, carol):
+    """Active animals, and an excluded animal that has values in the session; not one
+    excluded before it had any."""
+    session = vf_session(study, bob)
+    enter(session, bob, {("R02", "left"): 10.0})
+    for code in ("R02", "R03"):
+        study.animals.filter(code=code).update(
+            status=Animal.Status.EXCLUDED, status_reason="tumour", status_date="2026-01-01"
+        )
+    measured = Animal.objects.filter(selectors._measured_in(session)).count()
+    assert measured == study.animals.count() - 1
+
+    statuses = statuses_of(session, "bob", animal=study.animals.get(code="R02"))
+
+    assert statuses["left"].expected == measured * 20
+    assert statuses["left"].footpad_mean == 10.0
+    grid = grid_for(session, "bob")
+    assert grid.expected == statuses["left"].expected
 
 
 def test_sessions_overview_counts_values_per_experimenter_and_states(tiny_study, bob, carol):

@@ -29,7 +29,7 @@ from behavior.services import (
     readings_import,
     session_open,
 )
-from behavior.summaries import summaries_refresh
+from behavior.summaries import summaries_refresh, summaries_refresh_saved
 from studies.errors import ImportProblems
 from studies.models import Animal
 
@@ -306,8 +306,21 @@ def test_refresh_summaries_rebuilds_them_from_the_readings(study, vf, r01, bob, 
     assert revisions.renewed() == set(Revisions.now())
 
 
+def refresh_all(session, animal, footpad):
+    summaries_refresh(session=session, animals=[animal.pk])
+
+
+def refresh_as_an_entry_save(session, animal, footpad):
+    summaries_refresh_saved(
+        session_id=session.pk, animal_id=animal.pk, footpads=[footpad], experimenter=None
+    )
+
+
 @pytest.mark.django_db(transaction=True)
-def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice, bob, carol):
+@pytest.mark.parametrize("refresh", [refresh_all, refresh_as_an_entry_save])
+def test_two_transactions_refreshing_one_animal_wait_for_each_other(
+    study, alice, bob, carol, refresh
+):
     """Two experimenters save different footpads of one animal at the same moment: on
     PostgreSQL the second refresh must wait for the first transaction and then see its rows,
     or it fails on the unique summary or leaves the first one's values out. (SQLite lets one
@@ -331,7 +344,7 @@ def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice
         try:
             with transaction.atomic():
                 Reading.objects.filter(pk=left.pk).update(value=12.0, state="verified")
-                summaries_refresh(session=session, animals=[animal.pk])
+                refresh(session, animal, "left")
                 first_refreshed.set()
                 time.sleep(0.5)  # still uncommitted while the second refreshes
         except BaseException as error:
@@ -345,7 +358,7 @@ def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice
             first_refreshed.wait(timeout=30)
             with transaction.atomic():
                 Reading.objects.filter(pk=right.pk).update(value=14.0, state="verified")
-                summaries_refresh(session=session, animals=[animal.pk])
+                refresh(session, animal, "right")
         except BaseException as error:
             errors.append(error)
         finally:
@@ -363,3 +376,22 @@ def test_two_transactions_refreshing_one_animal_wait_for_each_other(study, alice
         ("left", 12.0, 1),
         ("right", 14.0, 1),
     ]
+
+
+def test_an_entry_save_writes_over_its_footpads_summary_and_its_experimenters_tally(
+    vf, r01, bob, carol, revisions
+):
+    save(vf, r01, bob, 10.0)
+    save(vf, r01, bob, 12.0, footpad="right")
+    ids = set(FootpadSummary.objects.values_list("pk", flat=True))
+    tally = EntryTally.objects.get(experimenter="bob")
+    revisions.renewed()
+
+    save(vf, r01, bob, 11.0, application=2)
+    save(vf, r01, carol, 10.0)
+    save(vf, r01, bob, 9.0, application=2)  # an edit: the reading changes, the tally does not
+
+    assert_in_step()
+    assert set(FootpadSummary.objects.values_list("pk", flat=True)) == ids
+    assert EntryTally.objects.get(experimenter="bob").pk == tally.pk
+    assert revisions.renewed() == {"R01"}

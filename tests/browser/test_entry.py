@@ -11,10 +11,12 @@ import re
 import time
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from behavior.models import Discrepancy, Entry, Reading
+from behavior.models import Discrepancy, Entry, MeasurementSession, Reading
+from behavior.services import entry_save, session_open
 from studies.models import Assay, StudyAssay
 from tests.factories import PASSWORD, make_study, make_user
 
@@ -298,4 +300,197 @@ def test_a_value_typed_while_the_server_is_unreachable_is_kept_and_saved_after_a
         ".storageKey; return Object.keys(JSON.parse(localStorage.getItem(key) || '{}')).length; }"
     )
     assert kept == 0
+    context.close()
+
+
+# --- values that queue up go in one request -----------------------------------------------------
+
+
+class ValuePosts:
+    """The POSTs of values the page sends, as the server answers them, and a way to hold the
+    first one on its way (a slow network, a busy server) while more values are typed."""
+
+    def __init__(self, page, value_url: str, *, hold_first: bool = False):
+        self.bodies: list[dict] = []
+        self.statuses: list[int] = []
+        self.held = []
+        self._hold = hold_first
+        page.on("request", self._request)
+        page.on("response", self._response)
+        page.route(f"**{value_url}", self._route)
+
+    @staticmethod
+    def _ours(message) -> bool:
+        request = getattr(message, "request", message)
+        return request.method == "POST" and request.url.endswith("/value/")
+
+    def _request(self, request) -> None:
+        if self._ours(request):
+            self.bodies.append(request.post_data_json)
+
+    def _response(self, response) -> None:
+        if self._ours(response):
+            self.statuses.append(response.status)
+
+    def _route(self, route) -> None:
+        if self._hold and not self.held:
+            self.held.append(route)  # on its way until released
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        self._hold = False
+        for route in self.held:
+            route.continue_()
+
+
+def cell(page, study, code: str, footpad: str, application: int):
+    """The grid's cell of an animal's footpad and application."""
+    animal = study.animals.get(code=code).pk
+    return page.locator(
+        f'td.cell:has(input.v[data-animal="{animal}"][data-footpad="{footpad}"]'
+        f'[data-application="{application}"])'
+    )
+
+
+def test_values_typed_while_a_save_is_on_the_way_go_in_one_request(live_server, browser, vf_study):
+    entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
+    value_url = reverse("behavior:entry_value", args=[vf_study.slug, -1, Assay.VON_FREY])
+    context, page = log_in(browser, live_server, "bob", entry_url)
+    open_session_by_keyboard(page)
+    grid_ready(page)
+    posts = ValuePosts(page, value_url, hold_first=True)
+
+    values = grid_values(1, 10)[:5]
+    type_values(page, values[:1])
+    page.wait_for_function("() => document.querySelectorAll('td.is-pending').length === 1")
+    type_values(page, values[1:])  # R01 left 2 to 5, while the first save is on its way
+    expect(page.locator("td.is-pending")).to_have_count(5)
+    posts.release()
+    wait_saved(page)
+
+    r01 = vf_study.animals.get(code="R01").pk
+    assert posts.statuses == [200, 200]
+    assert posts.bodies[0]["value"] == float(values[0])
+    assert posts.bodies[1]["animal"] == r01
+    assert [(v["footpad"], v["application"], v["value"]) for v in posts.bodies[1]["values"]] == [
+        ("left", n, float(value)) for n, value in enumerate(values[1:], start=2)
+    ]
+    stored = Entry.objects.filter(experimenter="bob").order_by("reading__application")
+    assert [e.value for e in stored] == [float(v) for v in values]
+    expect(page.locator("td.is-saved")).to_have_count(5)
+    assert page.inner_text("#entered-count") == "5"
+    context.close()
+
+
+def test_values_kept_while_offline_are_sent_in_one_request_after_a_reload(
+    live_server, browser, vf_study
+):
+    entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
+    value_url = reverse("behavior:entry_value", args=[vf_study.slug, -1, Assay.VON_FREY])
+    context, page = log_in(browser, live_server, "bob", entry_url)
+    open_session_by_keyboard(page)
+    grid_ready(page)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.route(f"**{value_url}", lambda route: route.abort())
+    values = grid_values(1, 10)[:3]
+    type_values(page, values)
+    expect(page.locator("td.is-offline")).to_have_count(3)
+    assert Entry.objects.count() == 0
+
+    page.unroute(f"**{value_url}")
+    posts = ValuePosts(page, value_url)
+    page.reload()
+    wait_saved(page)
+
+    assert posts.statuses == [200]
+    assert [v["value"] for v in posts.bodies[0]["values"]] == [float(v) for v in values]
+    assert sorted(Entry.objects.values_list("value", flat=True)) == sorted(map(float, values))
+    context.close()
+
+
+def test_a_refused_batch_is_sent_again_value_by_value_and_only_the_bad_value_is_refused(
+    live_server, browser, vf_study
+):
+    """dave is a third experimenter: R01 left #2 already has bob's and carol's values, so his
+    is refused (400 naming it), and the batch it was in with #3 stores nothing. Each value then
+    goes alone: #2 gets its reason in its cell, #3 is saved."""
+    dave = make_user("dave")
+    vf_study.memberships.create(user=dave, role="technician")
+    session = session_open(
+        study=vf_study, timepoint=vf_study.timepoints.get(day=-1), assay=Assay.VON_FREY, user=dave
+    )
+    r01 = vf_study.animals.get(code="R01")
+    for who in ("bob", "carol"):
+        entry_save(
+            session=session,
+            animal=r01,
+            footpad="left",
+            application=2,
+            value=11.0,
+            experimenter=who,
+            user=User.objects.get(username=who),
+        )
+    entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
+    value_url = reverse("behavior:entry_value", args=[vf_study.slug, -1, Assay.VON_FREY])
+    context, page = log_in(browser, live_server, "dave", entry_url)
+    grid_ready(page)
+    posts = ValuePosts(page, value_url, hold_first=True)
+
+    type_values(page, ["10.5"])
+    page.wait_for_function("() => document.querySelectorAll('td.is-pending').length === 1")
+    type_values(page, ["11.5", "12.5"])
+    expect(page.locator("td.is-pending")).to_have_count(3)
+    posts.release()
+    wait_saved(page)
+
+    assert posts.statuses == [200, 400, 400, 200]
+    assert [len(body.get("values", [body])) for body in posts.bodies] == [1, 2, 1, 1]
+    refused = cell(page, vf_study, "R01", "left", 2)
+    expect(refused).to_have_class(re.compile(r"\bis-error\b"))
+    expect(refused.locator(".msg")).to_contain_text("cannot add a third value")
+    expect(cell(page, vf_study, "R01", "left", 3)).to_have_class(re.compile(r"\bis-saved\b"))
+    assert sorted(
+        Entry.objects.filter(experimenter="dave").values_list("reading__application", "value")
+    ) == [(1, 10.5), (3, 12.5)]
+    context.close()
+
+
+def test_a_value_changed_elsewhere_in_a_batch_shows_the_stored_value_and_the_rest_is_saved(
+    live_server, browser, vf_study
+):
+    """While bob's first save is on its way he types #2 and #3 of R01; meanwhile #2 is stored
+    with another value elsewhere (his other tab). The batch is refused as stale (409) and
+    stores nothing; sent alone, #2 shows the stored value and #3 is saved."""
+    entry_url = reverse("behavior:session_entry", args=[vf_study.slug, -1, Assay.VON_FREY])
+    value_url = reverse("behavior:entry_value", args=[vf_study.slug, -1, Assay.VON_FREY])
+    context, page = log_in(browser, live_server, "bob", entry_url)
+    open_session_by_keyboard(page)
+    grid_ready(page)
+    posts = ValuePosts(page, value_url, hold_first=True)
+
+    type_values(page, ["10.5"])
+    page.wait_for_function("() => document.querySelectorAll('td.is-pending').length === 1")
+    type_values(page, ["11.5", "12.5"])
+    entry_save(
+        session=MeasurementSession.objects.get(study=vf_study),
+        animal=vf_study.animals.get(code="R01"),
+        footpad="left",
+        application=2,
+        value=20.0,
+        experimenter="bob",
+        user=User.objects.get(username="bob"),
+    )
+    posts.release()
+    wait_saved(page)
+
+    assert posts.statuses == [200, 409, 409, 200]
+    assert [len(body.get("values", [body])) for body in posts.bodies] == [1, 2, 1, 1]
+    changed = cell(page, vf_study, "R01", "left", 2)
+    expect(changed).to_have_class(re.compile(r"\bis-error\b"))
+    expect(changed.locator(".msg")).to_contain_text("Stored: 20.")
+    expect(cell(page, vf_study, "R01", "left", 3)).to_have_class(re.compile(r"\bis-saved\b"))
+    assert sorted(
+        Entry.objects.filter(experimenter="bob").values_list("reading__application", "value")
+    ) == [(1, 10.5), (2, 20.0), (3, 12.5)]
     context.close()

@@ -1,0 +1,35 @@
+"""The entry endpoint's form: checking a value without building the form gives what the bound
+form gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from behavior.forms import EntryValueForm
+
+GOOD = {"animal": 7, "footpad": "left", "application": 3, "value": "12,5", "behavior": ""}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOOD,
+        {**GOOD, "reason": "  typo  ", "expected_version": 2},
+        {**GOOD, "value": 12.5, "application": "4", "animal": "7"},
+        {},
+        {"animal": 0, "application": 0, "value": "", "behavior": "sneeze"},
+        {**GOOD, "value": [1], "footpad": "l" * 6, "reason": "r" * 301},
+        {**GOOD, "animal": "seven", "application": 1.5, "expected_version": -1},
+        {**GOOD, "value": None, "application": None, "behavior": None},
+    ],
+)
+def test_checking_a_value_gives_the_bound_forms_cleaned_data_and_errors(data):
+    form = EntryValueForm(data)
+    valid = form.is_valid()
+
+    cleaned, errors = EntryValueForm.checked(data)
+
+    assert errors == {name: list(messages) for name, messages in form.errors.items()}
+    assert list(errors) == list(form.errors)  # the first field named is the same
+    if valid:
+        assert cleaned == form.cleaned_data
