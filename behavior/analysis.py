@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from behavior import stats
 from behavior.forms_dashboard import FOOTPADS, StatsOptions
 from behavior.models import FootpadSummary, MeasurementSession, Reading
 from studies.models import (
     ASSAY_UNITS,
+    Agent,
     Animal,
     BodyWeight,
     Comparison,
@@ -81,23 +83,56 @@ class StudyDesign:
         return self.timepoints[0][1] if self.timepoints else None
 
 
+# The reads of a study's design and state that every dashboard view makes are written in SQL:
+# each is a fixed statement of a handful of rows, and Django spent several times as long
+# building and compiling their querysets as the database spent answering them (at 200 animals
+# these reads took a quarter of the page on PostgreSQL). Tables and relations are those of the
+# models; the tests of these selectors compare them with the ORM.
+
+
+def _sql(model, *related) -> list[str]:
+    """The quoted table names of ``model`` and ``related`` models, for a statement."""
+    return [connection.ops.quote_name(m._meta.db_table) for m in (model, *related)]
+
+
+def _fetch(statement: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
 def study_design(*, study: Study) -> StudyDesign:
     """The study's assays, groups, timepoints and comparisons (four queries)."""
-    assays = {row.assay: row for row in StudyAssay.objects.filter(study=study)}
+    study_assay, group, timepoint, comparison = _sql(
+        StudyAssay, TreatmentGroup, Timepoint, Comparison
+    )
+    order = connection.ops.quote_name("order")
+    # A RawQuerySet converts each column as its field does (the footpads' JSON, for one).
+    assays = {
+        row.assay: row
+        for row in StudyAssay.objects.raw(
+            f"SELECT * FROM {study_assay} WHERE study_id = %s", [study.pk]
+        )
+    }
     groups = [
-        GroupInfo(*row)
-        for row in TreatmentGroup.objects.filter(study=study)
-        .order_by("order", "code")
-        .values_list("code", "name", "colour", "blind_label", "control")
+        GroupInfo(code, name, colour, blind_label, bool(control))
+        for code, name, colour, blind_label, control in _fetch(
+            f"SELECT code, name, colour, blind_label, control FROM {group} "
+            f"WHERE study_id = %s ORDER BY {order}, code",
+            [study.pk],
+        )
     ]
-    timepoints = list(
-        Timepoint.objects.filter(study=study).order_by("day").values_list("label", "day")
+    timepoints = _fetch(
+        f"SELECT label, day FROM {timepoint} WHERE study_id = %s ORDER BY day", [study.pk]
     )
     comparisons = [
-        {"reference": reference, "group": group, "symbol": symbol}
-        for reference, group, symbol in Comparison.objects.filter(study=study)
-        .order_by("order", "id")
-        .values_list("reference__code", "group__code", "symbol")
+        {"reference": reference, "group": compared, "symbol": symbol}
+        for reference, compared, symbol in _fetch(
+            f"SELECT r.code, g.code, c.symbol FROM {comparison} c "
+            f"JOIN {group} r ON r.id = c.reference_id JOIN {group} g ON g.id = c.group_id "
+            f"WHERE c.study_id = %s ORDER BY c.{order}, c.id",
+            [study.pk],
+        )
     ]
     return StudyDesign(
         study=study, assays=assays, groups=groups, timepoints=timepoints, comparisons=comparisons
@@ -160,19 +195,29 @@ def study_animals(*, study: Study) -> list[tuple[int, str, str | None, str, int]
     """Every animal of the study as ``(pk, code, group code or None, status, summaries
     revision)``, by pk (one query): for :func:`footpad_frames`, :func:`animals_by_group` and
     :func:`statistics_key` on one page."""
+    animal, group = _sql(Animal, TreatmentGroup)
     return sorted(
-        Animal.objects.filter(study=study).values_list(
-            "pk", "code", "group__code", "status", "summaries_revision"
+        _fetch(
+            f"SELECT a.id, a.code, g.code, a.status, a.summaries_revision FROM {animal} a "
+            f"LEFT JOIN {group} g ON g.id = a.group_id WHERE a.study_id = %s",
+            [study.pk],
         )
     )
 
 
 def study_sessions(*, study: Study, assays) -> list[tuple[int, str, str, int]]:
     """The study's sessions of ``assays`` as ``(pk, assay, timepoint label, day)``, by pk (one
-    query): for :func:`footpad_frames` and :func:`statistics_key`."""
+    query, none without assays): for :func:`footpad_frames` and :func:`statistics_key`."""
+    assays = list(assays)
+    if not assays:
+        return []
+    session, timepoint = _sql(MeasurementSession, Timepoint)
     return sorted(
-        MeasurementSession.objects.filter(study=study, assay__in=list(assays)).values_list(
-            "pk", "assay", "timepoint__label", "timepoint__day"
+        _fetch(
+            f"SELECT s.id, s.assay, t.label, t.day FROM {session} s "
+            f"JOIN {timepoint} t ON t.id = s.timepoint_id "
+            f"WHERE s.study_id = %s AND s.assay IN ({', '.join(['%s'] * len(assays))})",
+            [study.pk, *assays],
         )
     )
 
@@ -667,15 +712,18 @@ def body_weight_values(
 
     The day counts from day 0 of the study, or from the first weighing when day 0 is not set.
     """
-    rows = list(
-        BodyWeight.objects.filter(animal__study=study, animal__group__isnull=False)
-        .exclude(animal__status=Animal.Status.EXCLUDED)
-        .order_by("date", "animal__code")
-        .values_list("animal__code", "animal__group__code", "date", "grams")
+    weight, animal, group = _sql(BodyWeight, Animal, TreatmentGroup)
+    rows = _fetch(
+        f"SELECT a.code, g.code, w.date, w.grams FROM {weight} w "
+        f"JOIN {animal} a ON a.id = w.animal_id JOIN {group} g ON g.id = a.group_id "
+        "WHERE a.study_id = %s AND a.status <> %s ORDER BY w.date, a.code",
+        [study.pk, Animal.Status.EXCLUDED],
     )
     if not rows:
         return pd.DataFrame(columns=list(stats.VALUE_COLUMNS))
     frame = pd.DataFrame.from_records(rows, columns=["animal", "group", "date", "value"])
+    # SQLite gives a date as its ISO text.
+    frame["date"] = [dt.date.fromisoformat(d) if isinstance(d, str) else d for d in frame["date"]]
     origin = study.day0 or min(frame["date"])
     frame["day"] = [(date - origin).days for date in frame["date"]]
     frame["timepoint"] = [f"day {day}" for day in frame["day"]]
@@ -707,18 +755,19 @@ def dose_progress(
     group would reveal which coded group receives which agent.
     """
     today_day = (today - study.day0).days if study.day0 else None
-    # Each schedule's doses given and missed, counted in the same query (a count with a
-    # filter: a subquery per status cost several times as much to build in the ORM as to run).
-    recorded = {
-        f"n_{status}": Count("records", filter=Q(records__status=status))
-        for status in (DoseRecord.Status.GIVEN, DoseRecord.Status.MISSED)
-    }
-    schedules = (
-        DosingSchedule.objects.filter(study=study)
-        .order_by("group__order", "agent__name")
-        .annotate(**recorded)
-        .values_list("group__code", "agent__name", "dose", "unit", "route", "days", *recorded)
-    )
+    schedule, group, agent, record = _sql(DosingSchedule, TreatmentGroup, Agent, DoseRecord)
+    order = connection.ops.quote_name("order")
+    counted = f"(SELECT COUNT(*) FROM {record} r WHERE r.schedule_id = s.id AND r.status = %s)"
+    schedules = [
+        (*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], *row[6:])
+        for row in _fetch(
+            f"SELECT g.code, ag.name, s.dose, s.unit, s.route, s.days, {counted}, {counted} "
+            f"FROM {schedule} s JOIN {group} g ON g.id = s.group_id "
+            f"JOIN {agent} ag ON ag.id = s.agent_id "
+            f"WHERE s.study_id = %s ORDER BY g.{order}, ag.name",
+            [DoseRecord.Status.GIVEN, DoseRecord.Status.MISSED, study.pk],
+        )
+    ]
     rows = []
     for group, agent, dose, unit, route, days, given, missed in schedules:
         due_days = [d for d in days or [] if today_day is None or d <= today_day]

@@ -454,3 +454,93 @@ def test_dose_progress_counts_each_schedules_doses_due_given_and_missed():
     assert ivig.records.count() == 0
     (total,) = dose_progress(study=study, today=today, active_per_group=active, blinded_view=True)
     assert (total.label, total.due, total.given, total.missed) == ("All doses", 10, 3, 1)
+
+
+@pytest.mark.parametrize("day0", [dt.date(2026, 1, 12), None])
+def test_the_design_and_state_selectors_read_what_the_orm_reads(day0):
+    # These selectors are written in SQL for speed; the ORM queries they replace are the
+    # specification. Another study with the same codes must not leak into the answers.
+    from behavior.analysis import (
+        body_weight_values,
+        study_animals,
+        study_design,
+        study_sessions,
+    )
+    from behavior.models import MeasurementSession
+    from studies.models import BodyWeight, StudyAssay
+
+    populated_study(animals_per_group=2, slug="neighbour")
+    study = populated_study(animals_per_group=3, slug="read")
+    if day0 is None:
+        type(study).objects.filter(pk=study.pk).update(day0=None)
+        study.refresh_from_db()
+    # Groups out of code order, a tie on order broken by code, comparisons out of id order.
+    study.groups.filter(code="VEH").update(order=2)
+    study.groups.filter(code="PTX-IVIG").update(order=0)
+    study.comparisons.filter(symbol="#").update(order=5)
+    excluded, unallocated = study.animals.order_by("code")[:2]
+    Animal.objects.filter(pk=excluded.pk).update(
+        status=Animal.Status.EXCLUDED,
+        status_reason="ulcerated tail",
+        status_date=dt.date(2026, 2, 1),
+    )
+    Animal.objects.filter(pk=unallocated.pk).update(group=None)
+    BodyWeight.objects.create(animal=excluded, date=dt.date(2026, 1, 30), grams=301.5)
+    add_schedule(study, "VEH", "saline", days=[0, 7])
+    design = study_design(study=study)
+
+    assert {a: (r.pk, r.footpads, r.applications) for a, r in design.assays.items()} == {
+        r.assay: (r.pk, r.footpads, r.applications) for r in StudyAssay.objects.filter(study=study)
+    }
+    assert design.groups == [
+        GroupInfo(*row)
+        for row in study.groups.order_by("order", "code").values_list(
+            "code", "name", "colour", "blind_label", "control"
+        )
+    ]
+    assert [g.code for g in design.groups][:1] == ["PTX-IVIG"]
+    assert design.timepoints == list(study.timepoints.order_by("day").values_list("label", "day"))
+    assert design.comparisons == [
+        {"reference": r, "group": g, "symbol": s}
+        for r, g, s in study.comparisons.order_by("order", "id").values_list(
+            "reference__code", "group__code", "symbol"
+        )
+    ]
+    assert [c["symbol"] for c in design.comparisons] == ["*", "#"]
+    assert study_animals(study=study) == sorted(
+        study.animals.values_list("pk", "code", "group__code", "status", "summaries_revision")
+    )
+    for assays in (["von_frey"], ["von_frey", "hot_plate"], []):
+        assert study_sessions(study=study, assays=assays) == sorted(
+            MeasurementSession.objects.filter(study=study, assay__in=assays).values_list(
+                "pk", "assay", "timepoint__label", "timepoint__day"
+            )
+        )
+    weights = body_weight_values(study=study)
+    expected = list(
+        BodyWeight.objects.filter(animal__study=study, animal__group__isnull=False)
+        .exclude(animal__status=Animal.Status.EXCLUDED)
+        .order_by("date", "animal__code")
+        .values_list("animal__code", "animal__group__code", "date", "grams")
+    )
+    origin = day0 or expected[0][2]
+    assert weights.to_dict("records") == [
+        {
+            "animal": code,
+            "group": group,
+            "timepoint": f"day {(date - origin).days}",
+            "day": (date - origin).days,
+            "value": grams,
+        }
+        for code, group, date, grams in expected
+    ]
+    assert len(weights) == 3 * (3 * 3 - 2)
+    if day0 is not None:
+        today = day0 + dt.timedelta(days=7)
+        rows = dose_progress(study=study, today=today, active_per_group={}, blinded_view=False)
+        assert [(r.label, r.due, r.given, r.missed) for r in rows] == [
+            # The paclitaxel group's three doses of day 0 are recorded; the neighbour's two
+            # are its own.
+            ("PTX-SAL: paclitaxel 1 mg/kg ip", 0, 3, 0),
+            ("VEH: saline 1 g/kg iv", 0, 0, 0),
+        ]
