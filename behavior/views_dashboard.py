@@ -195,6 +195,7 @@ def _assay_sections(*, study, design, options, frames, legend, active: int) -> l
             unit=result.unit,
         )
         summary_rows = stats.to_records(result.summary)
+        completeness = analysis.completeness(design=design, result=result, active_animals=active)
         for row in summary_rows:
             row["name"] = names.get(row["group"], row["group"])
             row["colour"] = colours.get(row["group"], "#888888")
@@ -214,12 +215,9 @@ def _assay_sections(*, study, design, options, frames, legend, active: int) -> l
                 "comparisons": stats.to_records(result.comparisons),
                 "excluded": stats.to_records(result.excluded),
                 "dropped": stats.to_records(result.dropped),
-                "completeness": analysis.completeness(
-                    design=design, result=result, active_animals=active
-                ),
-                "open_discrepancies": int(
-                    result.counts.loc[result.counts["state"] == "disputed", "n"].sum()
-                ),
+                "completeness": completeness,
+                # Value slots in an open discrepancy: every session is at a timepoint.
+                "open_discrepancies": sum(row.disputed for row in completeness),
                 "csv_url": reverse("behavior:dashboard_csv", kwargs={"slug": study.slug})
                 + "?"
                 + urlencode({"assay": assay, **options.as_query()}),
