@@ -101,6 +101,26 @@ def _fetch(statement: str, params) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _fetch_binary(statement: str, params) -> list[tuple]:
+    """:func:`_fetch`, on PostgreSQL with the result in binary format: numbers arrive as
+    numbers instead of text to parse, which at 200 animals spared a fifth of the time the
+    footpad summaries took to read. The cursor binds its parameters on the server (Django's
+    binds them on the client, in text); it is wrapped as Django wraps its own, so that the
+    query is logged, counted and its errors translated the same."""
+    if connection.vendor != "postgresql":
+        return _fetch(statement, params)
+    import psycopg
+    from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    raw.format = psycopg.pq.Format.BINARY
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    with wrapper(raw, connection) as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
 def study_design(*, study: Study) -> StudyDesign:
     """The study's assays, groups, timepoints and comparisons (four queries)."""
     study_assay, group, timepoint, comparison = _sql(
@@ -347,14 +367,12 @@ def _summary_columns(session_ids: list[int]) -> tuple[np.ndarray, ...]:
     footpad's value (NaN unless every slot has one), slots, and slots resolved, unverified and
     disputed (one query, without joins)."""
     table = connection.ops.quote_name(FootpadSummary._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT session_id, animal_id, footpad, CASE WHEN with_value = slots THEN mean END, "
-            f"slots, n_resolved, n_unverified, n_disputed FROM {table} "
-            f"WHERE session_id IN ({', '.join(['%s'] * len(session_ids))})",
-            session_ids,
-        )
-        rows = cursor.fetchall()
+    rows = _fetch_binary(
+        "SELECT session_id, animal_id, footpad, CASE WHEN with_value = slots THEN mean END, "
+        f"slots, n_resolved, n_unverified, n_disputed FROM {table} "
+        f"WHERE session_id IN ({', '.join(['%s'] * len(session_ids))})",
+        session_ids,
+    )
     dtypes = (np.int64, np.int64, object, np.float64, np.int64, np.int64, np.int64, np.int64)
     if not rows:
         return tuple(np.array([], dtype=dtype) for dtype in dtypes)
