@@ -4,6 +4,7 @@ form gives."""
 from __future__ import annotations
 
 import pytest
+from django.test.html import parse_html
 
 from behavior.forms import EntryValueForm
 
@@ -33,3 +34,33 @@ def test_checking_a_value_gives_the_bound_forms_cleaned_data_and_errors(data):
     assert list(errors) == list(form.errors)  # the first field named is the same
     if valid:
         assert cleaned == form.cleaned_data
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"test": "welch", "correction": "holm", "outcome": "percent_baseline", "footpads": "left"},
+        {"test": "bogus", "footpads": "<b>&"},
+    ],
+)
+def test_the_options_selects_render_what_djangos_select_renders(query):
+    from django import forms
+    from django.http import QueryDict
+
+    from behavior.forms_dashboard import OptionSelect, StatsOptionsForm
+
+    data = QueryDict(mutable=True)
+    data.update(query)
+    form = StatsOptionsForm(data, assays=["von_frey"])
+    form.is_valid()
+    selects = [name for name, field in form.fields.items() if type(field.widget) is OptionSelect]
+    assert selects == ["test", "correction", "outcome", "footpads"]
+
+    for name in selects:
+        ours = str(form[name])
+        form.fields[name].widget = forms.Select(choices=form.fields[name].choices)
+        # As HTML: the same elements, attributes, text and escaping, whitespace aside.
+        assert parse_html(ours) == parse_html(form[name].as_widget())
+    if query.get("test") == "bogus":
+        assert 'aria-invalid="true"' in ours  # the footpads field, refused
