@@ -475,7 +475,7 @@ def test_the_design_and_state_selectors_read_what_the_orm_reads(day0):
         type(study).objects.filter(pk=study.pk).update(day0=None)
         study.refresh_from_db()
     # Groups out of code order, a tie on order broken by code, comparisons out of id order.
-    study.groups.filter(code="VEH").update(order=2)
+    study.groups.filter(code="VEH").update(order=1)  # as PTX-SAL's
     study.groups.filter(code="PTX-IVIG").update(order=0)
     study.comparisons.filter(symbol="#").update(order=5)
     excluded, unallocated = study.animals.order_by("code")[:2]
@@ -498,7 +498,10 @@ def test_the_design_and_state_selectors_read_what_the_orm_reads(day0):
             "code", "name", "colour", "blind_label", "control"
         )
     ]
-    assert [g.code for g in design.groups][:1] == ["PTX-IVIG"]
+    assert [g.code for g in design.groups] == ["PTX-IVIG", "PTX-SAL", "VEH"]
+    # Equal is not enough (True == 1): the types are the ORM's.
+    assert {type(g.control) for g in design.groups} == {bool}
+    assert {type(day) for _, day in design.timepoints} == {int}
     assert design.timepoints == list(study.timepoints.order_by("day").values_list("label", "day"))
     assert design.comparisons == [
         {"reference": r, "group": g, "symbol": s}
@@ -507,9 +510,12 @@ def test_the_design_and_state_selectors_read_what_the_orm_reads(day0):
         )
     ]
     assert [c["symbol"] for c in design.comparisons] == ["*", "#"]
-    assert study_animals(study=study) == sorted(
+    animals = study_animals(study=study)
+    assert animals == sorted(
         study.animals.values_list("pk", "code", "group__code", "status", "summaries_revision")
     )
+    assert [type(value) for value in animals[0]] == [int, str, str, str, int]
+    assert [a[2] for a in animals if a[0] == unallocated.pk] == [None]
     for assays in (["von_frey"], ["von_frey", "hot_plate"], []):
         assert study_sessions(study=study, assays=assays) == sorted(
             MeasurementSession.objects.filter(study=study, assay__in=assays).values_list(
@@ -535,12 +541,16 @@ def test_the_design_and_state_selectors_read_what_the_orm_reads(day0):
         for code, group, date, grams in expected
     ]
     assert len(weights) == 3 * (3 * 3 - 2)
-    if day0 is not None:
-        today = day0 + dt.timedelta(days=7)
-        rows = dose_progress(study=study, today=today, active_per_group={}, blinded_view=False)
-        assert [(r.label, r.due, r.given, r.missed) for r in rows] == [
-            # The paclitaxel group's three doses of day 0 are recorded; the neighbour's two
-            # are its own.
-            ("PTX-SAL: paclitaxel 1 mg/kg ip", 0, 3, 0),
-            ("VEH: saline 1 g/kg iv", 0, 0, 0),
-        ]
+    # Due by day 7 (every day when day 0 is not set): paclitaxel's days 0 and 1 for three
+    # animals, saline's days 0 and 7 for VEH's one active animal. The paclitaxel group's three
+    # doses of day 0 are recorded; the neighbour's two are its own.
+    rows = dose_progress(
+        study=study,
+        today=dt.date(2026, 1, 19),
+        active_per_group={"VEH": 1, "PTX-SAL": 3, "PTX-IVIG": 3},
+        blinded_view=False,
+    )
+    assert [(r.label, r.due, r.given, r.missed) for r in rows] == [
+        ("PTX-SAL: paclitaxel 1 mg/kg ip", 6, 3, 0),
+        ("VEH: saline 1 g/kg iv", 2, 0, 0),
+    ]
