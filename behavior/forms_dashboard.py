@@ -36,10 +36,15 @@ class StatsOptions:
 
 
 class OptionSelect(forms.Select):
-    """Django's ``Select`` without optgroups, rendered in Python: Django renders a template per
-    option, which made the options form a third of the dashboard's template time."""
+    """Django's ``Select`` rendered in Python: Django renders a template per option, which
+    made the options form a third of the dashboard's template time.
+
+    For one choice among flat choices with text values, as the options have: no optgroups,
+    no ``multiple``, no template overrides."""
 
     def render(self, name, value, attrs=None, renderer=None):
+        if any(isinstance(label, (list, tuple)) for _, label in self.choices):
+            raise ValueError(f"{name}: OptionSelect renders flat choices only, not optgroups.")
         chosen = set(self.format_value(value))
         options = format_html_join(
             "\n",

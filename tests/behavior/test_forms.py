@@ -37,14 +37,22 @@ def test_checking_a_value_gives_the_bound_forms_cleaned_data_and_errors(data):
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "refused_expected"),
     [
-        {},
-        {"test": "welch", "correction": "holm", "outcome": "percent_baseline", "footpads": "left"},
-        {"test": "bogus", "footpads": "<b>&"},
+        ({}, {"correction"}),
+        (
+            {
+                "test": "welch",
+                "correction": "holm",
+                "outcome": "percent_baseline",
+                "footpads": "left",
+            },
+            set(),
+        ),
+        ({"test": "bogus", "footpads": "<b>&", "correction": "holm"}, {"test", "footpads"}),
     ],
 )
-def test_the_options_selects_render_what_djangos_select_renders(query):
+def test_the_options_selects_render_what_djangos_select_renders(query, refused_expected):
     from django import forms
     from django.http import QueryDict
 
@@ -53,6 +61,10 @@ def test_the_options_selects_render_what_djangos_select_renders(query):
     data = QueryDict(mutable=True)
     data.update(query)
     form = StatsOptionsForm(data, assays=["von_frey"])
+    # What Django adds to a field's widget: required, disabled, help text's aria-describedby.
+    form.fields["correction"].required = True
+    form.fields["outcome"].disabled = True
+    form.fields["footpads"].help_text = "Both, unless a paw was <injured>."
     form.is_valid()
     selects = [name for name, field in form.fields.items() if type(field.widget) is OptionSelect]
     assert selects == ["test", "correction", "outcome", "footpads"]
@@ -62,5 +74,6 @@ def test_the_options_selects_render_what_djangos_select_renders(query):
         form.fields[name].widget = forms.Select(choices=form.fields[name].choices)
         # As HTML: the same elements, attributes, text and escaping, whitespace aside.
         assert parse_html(ours) == parse_html(form[name].as_widget())
-    if query.get("test") == "bogus":
-        assert 'aria-invalid="true"' in ours  # the footpads field, refused
+        assert ('aria-invalid="true"' in ours) == bool(form[name].errors)
+    refused = {name for name in selects if form[name].errors}
+    assert refused == refused_expected
