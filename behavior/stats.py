@@ -229,8 +229,10 @@ def _renumber(keys: np.ndarray) -> tuple[np.ndarray, int]:
 def _factorize(column: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     """Codes of ``column``'s values in order of first appearance (-1 if missing), and their
     number."""
-    # A text column's objects factorize in half the time of the column itself.
-    codes, uniques = pd.factorize(column.to_numpy() if isinstance(column, pd.Series) else column)
+    # A text column's objects factorize in half the time of the column (or its array) itself.
+    if isinstance(column, (pd.Series, pd.api.extensions.ExtensionArray)):
+        column = column.to_numpy()
+    codes, uniques = pd.factorize(column)
     return codes, len(uniques)
 
 
@@ -315,8 +317,10 @@ def _observed(values: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"values must hold one value per animal and day; repeated: {listed}.")
     group, n_groups = _factorize(columns["group"])
     known = (animal >= 0) & (group >= 0)
-    pairs = np.unique(animal[known] * max(n_groups, 1) + group[known])
-    if pairs.size > np.unique(animal[known]).size:
+    # An animal in two groups: a row whose group is not the one its animal was last given.
+    group_of = np.full(max(n_animals, 1), -1, dtype=np.int64)
+    group_of[animal[known]] = group[known]
+    if (group_of[animal[known]] != group[known]).any():
         groups_per_animal = frame.groupby("animal", sort=False)["group"].nunique()
         listed = ", ".join(groups_per_animal[groups_per_animal > 1].index)
         raise ValueError(f"each animal must belong to one group; in several: {listed}.")
@@ -326,6 +330,9 @@ def _observed(values: pd.DataFrame) -> pd.DataFrame:
 def _repeats(first: np.ndarray, second: np.ndarray, width: int) -> bool:
     """Whether a pair of non-negative codes occurs twice (``second`` below ``width``)."""
     keys = first.astype(np.int64) * width + second
+    if keys.size and keys.max() <= 4 * keys.size + 1024:
+        # Keys as dense as a values frame's (animals x days): counted, which needs no sort.
+        return bool(np.bincount(keys).max() > 1)
     return np.unique(keys).size < keys.size
 
 

@@ -1191,3 +1191,32 @@ def test_to_records_gives_plain_python_values_and_none_where_a_number_is_undefin
     ]
     assert [type(records[0][key]) for key in ("x", "n", "ok", "mixed")] == [float, int, bool, float]
     assert type(records[1]["mixed"]) is int
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", None]),
+            st.sampled_from(["VEH", "PTX", None]),
+            st.sampled_from([-1, 21, 28]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_values_frames_are_refused_exactly_for_repeats_and_animals_in_two_groups(rows):
+    # The definitions, in pandas: a missing animal code counts as one animal, as `duplicated`
+    # counts it; an animal's groups are counted among rows with both known.
+    frame = values_frame([(a, g, d, 10.0) for a, g, d in rows])
+    repeated = frame.duplicated(["animal", "day"]).any()
+    known = frame.dropna(subset=["animal", "group"])
+    two_groups = (known.groupby("animal")["group"].nunique() > 1).any()
+    if repeated:
+        with pytest.raises(ValueError, match="one value per animal and day; repeated"):
+            stats.describe(frame)
+    elif two_groups:
+        with pytest.raises(ValueError, match="each animal must belong to one group"):
+            stats.describe(frame)
+    else:
+        assert stats.describe(frame)["n"].sum() == frame["group"].notna().sum()
