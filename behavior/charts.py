@@ -37,7 +37,6 @@ TEMPLATE = "simple_white"
 
 
 @functools.cache
-@functools.cache
 def _template_json(name: str) -> str:
     """A Plotly template as JSON text, read from the installed plotly package once a process.
 
