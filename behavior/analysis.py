@@ -310,9 +310,7 @@ def footpad_frames(
     if sessions is None:
         sessions = study_sessions(study=study, assays=assays)
     if animals is None:
-        animals = Animal.objects.filter(study=study, group__isnull=False).values_list(
-            "pk", "code", "group__code", "status"
-        )
+        animals = study_animals(study=study)
     animals = sorted(row for row in animals if row[2] is not None)
     if not sessions:
         return {assay: _empty_footpad_frame() for assay in assays}
@@ -801,8 +799,8 @@ def dose_progress(
             DoseProgress(
                 label=f"{group}: {agent} {dose:g} {unit} {route}",
                 due=len(due_days) * active_per_group.get(group, 0),
-                given=given or 0,
-                missed=missed or 0,
+                given=given,
+                missed=missed,
             )
         )
     if blinded_view and rows:
