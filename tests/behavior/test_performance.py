@@ -230,6 +230,42 @@ def test_footpad_frames_are_three_queries_whatever_the_size(django_assert_num_qu
         )
 
 
+def test_footpad_frames_give_nan_where_a_footpad_lacks_values_row_for_row(transactional_db):
+    """A footpad whose slots hold no value at all (its summary's mean is NULL) and one that
+    lacks some values both read as NaN, and every other column stays on its own row: on
+    PostgreSQL the columns arrive packed, and a NULL left out of one would shift the rest."""
+    from behavior.summaries import summaries_rebuild
+
+    study = populated_study(animals_per_group=3, slug="holes")
+    first, second = Animal.objects.filter(study=study).order_by("code")[:2]
+    readings = Reading.objects.filter(session__study=study, assay=VF, session__timepoint__day=21)
+    # A value is missing only from a slot that does not count (yet).
+    readings.filter(animal=first, footpad="right").update(value=None, state="unverified")
+    readings.filter(animal=second, footpad="left", application__lte=4).update(
+        value=None, state="disputed"
+    )
+    summaries_rebuild(sessions=readings.values_list("session_id", flat=True).distinct())
+
+    frame = analysis.footpad_frame(study=study, assay=VF)
+    slots = analysis.readings_frame(study=study, assay=VF)
+    expected = slots.groupby(["animal", "day", "footpad"], sort=True).agg(
+        value=("value", lambda v: v.mean() if v.notna().all() else math.nan),
+        verified=("state", lambda s: int((s == "verified").sum())),
+        unverified=("state", lambda s: int((s == "unverified").sum())),
+        disputed=("state", lambda s: int((s == "disputed").sum())),
+    )
+    given = frame.set_index(["animal", "day", "footpad"])
+    assert given.index.tolist() == expected.index.tolist()
+    missing = given.index[given["value"].isna()].tolist()
+    assert missing == expected.index[expected["value"].isna()].tolist()
+    assert {(first.code, 21, "right"), (second.code, 21, "left")} <= set(missing)
+    pd.testing.assert_series_equal(given["value"], expected["value"], check_exact=False)
+    assert given["n_verified"].tolist() == expected["verified"].tolist()
+    assert given["n_unverified"].tolist() == expected["unverified"].tolist()
+    assert given["n_disputed"].tolist() == expected["disputed"].tolist()
+    assert given.loc[(second.code, 21, "left"), "n_disputed"] == 4
+
+
 def _documents(study, assay: str, **options):
     design = analysis.study_design(study=study)
     chosen = StatsOptions(
