@@ -468,10 +468,12 @@ def footpad_frame(*, study: Study, assay: str) -> pd.DataFrame:
     return footpad_frames(study=study, assays=[assay])[assay]
 
 
-def _state_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Value slots per day and state (``day, state, n``) of a readings or a footpad frame."""
+def _state_counts(frame: pd.DataFrame) -> list[tuple[int, str, int]]:
+    """Value slots per day and state, ``(day, state, n)`` for each state a day has, of a
+    readings or a footpad frame."""
     if STATE_COUNT_COLUMNS[0] not in frame.columns:
-        return frame.groupby(["day", "state"]).size().reset_index(name="n")
+        sizes = frame.groupby(["day", "state"]).size()
+        return [(int(day), state, int(n)) for (day, state), n in sizes.items()]
     columns = ["day", *STATE_COUNT_COLUMNS]
     if all(frame[column].dtype == np.int64 for column in columns):
         # A footpad frame as footpad_frames makes it: sums by day without a groupby (the
@@ -486,13 +488,12 @@ def _state_counts(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         sums = frame.groupby("day")[list(STATE_COUNT_COLUMNS)].sum()
         days, by_day = sums.index, sums.itertuples(index=False)
-    rows = [
-        (day, state, int(n))
+    return [
+        (int(day), state, int(n))
         for day, day_counts in zip(days, by_day, strict=True)
         for state, n in zip(stats.STATES, day_counts, strict=True)
         if n
     ]
-    return pd.DataFrame(rows, columns=["day", "state", "n"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,7 +515,7 @@ class AssayStatistics:
     dropped: pd.DataFrame  # animal, reason: left out of % of baseline
     group_order: list[str]
     comparison_specs: list[dict[str, str]]
-    counts: pd.DataFrame  # day, state, n: value slots per timepoint and state
+    counts: list[tuple[int, str, int]]  # (day, state, n): value slots per timepoint and state
     baseline_day: int | None = None
 
 
@@ -887,8 +888,8 @@ def completeness(
     footpads = max(len(settings.footpads or []), 1) if result.assay == "von_frey" else 1
     expected = active_animals * footpads * settings.applications
     by_day: dict[int, dict[str, int]] = {}
-    for day, state, n in result.counts.itertuples(index=False):
-        by_day.setdefault(int(day), {})[state] = int(n)
+    for day, state, n in result.counts:
+        by_day.setdefault(day, {})[state] = n
     rows = []
     for label, day in design.timepoints:
         states = by_day.get(day, {})
