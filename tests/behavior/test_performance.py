@@ -230,7 +230,7 @@ def test_footpad_frames_are_three_queries_whatever_the_size(django_assert_num_qu
         )
 
 
-def test_footpad_frames_give_nan_where_a_footpad_lacks_values_row_for_row(transactional_db):
+def test_footpad_frames_give_nan_where_a_footpad_lacks_values_row_for_row():
     """A footpad whose slots hold no value at all (its summary's mean is NULL) and one that
     lacks some values both read as NaN, and every other column stays on its own row: on
     PostgreSQL the columns arrive packed, and a NULL left out of one would shift the rest."""
