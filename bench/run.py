@@ -291,7 +291,6 @@ def check_baseline(document: dict, baseline: dict) -> None:
 def import_baseline(connection, study, csv_text: str) -> float:
     """Seconds to put the CSV's rows into the entry table with one executemany (SQLite) or
     COPY (PostgreSQL) and commit, without validation; the rows are removed afterwards."""
-    from django.db import transaction
     from django.utils import timezone
 
     from behavior.models import Entry, Reading
@@ -321,18 +320,27 @@ def import_baseline(connection, study, csv_text: str) -> float:
         "reading_id, experimenter, value, behavior, max_value, entered_by_id, entered_at, "
         "updated_at, version"
     )
-    start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY behavior_entry ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * 9)
-            cursor.executemany(f"INSERT INTO behavior_entry ({columns}) VALUES ({marks})", rows)
-    seconds = time.perf_counter() - start
+    seconds = store_raw(connection, [("behavior_entry", columns, rows)])
     Entry.objects.filter(experimenter__startswith="floor-").delete()
     return seconds
+
+
+def store_raw(connection, tables: list[tuple[str, str, list[tuple]]]) -> float:
+    """Seconds to insert each ``(table, columns, rows)`` with one ``COPY`` (PostgreSQL) or
+    ``executemany`` (SQLite), in one transaction, the commit included."""
+    from django.db import transaction
+
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, columns, rows in tables:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(rows[0]))
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+    return time.perf_counter() - start
 
 
 def import_schema_floor(connection, study) -> float:
@@ -363,18 +371,7 @@ def import_schema_floor(connection, study) -> float:
         Entry.objects.filter(reading__session__study=study)._raw_delete(connection.alias)
         Reading.objects.filter(session__study=study)._raw_delete(connection.alias)
     settle(connection)
-
-    start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        for table, columns, rows in tables:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * len(rows[0]))
-                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-    return time.perf_counter() - start
+    return store_raw(connection, tables)
 
 
 def settle(connection) -> None:
