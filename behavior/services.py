@@ -42,12 +42,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from behavior import selectors
+from behavior.foreign_keys import checked_once_per_key
 from behavior.models import (
     BEHAVIOUR_VALUES,
     Discrepancy,
@@ -1572,33 +1574,48 @@ def readings_import(
         for session_key, readings in created.items():
             change("import", session_of[session_key], create, None, readings.json())
 
-    writer.insert(
-        Reading,
-        [
-            "id",
-            "session",
-            "animal",
-            "assay",
-            "footpad",
-            "application",
-            "value",
-            "behavior",
-            "state",
-        ],
-        new_readings(),
-        same={"updated_at": writer.now, "version": 1},
-    )
-    writer.update(Reading, ["state", "value", "behavior", "version", "updated_at"], reading_updates)
-    entry_fields = ["reading", "experimenter", "value", "behavior", "max_value"]
-    entry_same = {
-        "entered_by": user_id,
-        "entered_at": writer.now,
-        "updated_at": writer.now,
-        "version": 1,
+    # Each reading refers to its session and animal, each entry to its reading and user: the
+    # rows below are built from these, or refer to the readings written with them. Their
+    # foreign keys are checked once per row referred to rather than once per row written, on
+    # PostgreSQL where the connection may (see behavior.foreign_keys).
+    referenced = {
+        MeasurementSession: {session_of[key] for key in touched},
+        Animal: {key[2] for key in slots},
+        Reading: [stored_readings[key][0] for key in slots if key in stored_readings]
+        if stored_readings
+        else [],
+        get_user_model(): [user_id] if user_id is not None else [],
     }
-    # Those with drawn ids first: on SQLite the others then take ids above them.
-    writer.insert(Entry, ["id", *entry_fields], added_rows, same=entry_same)
-    writer.insert(Entry, entry_fields, entry_rows, same=entry_same)
+    with checked_once_per_key(writer.connection, written=[Reading, Entry], referenced=referenced):
+        writer.insert(
+            Reading,
+            [
+                "id",
+                "session",
+                "animal",
+                "assay",
+                "footpad",
+                "application",
+                "value",
+                "behavior",
+                "state",
+            ],
+            new_readings(),
+            same={"updated_at": writer.now, "version": 1},
+        )
+        writer.update(
+            Reading, ["state", "value", "behavior", "version", "updated_at"], reading_updates
+        )
+        entry_fields = ["reading", "experimenter", "value", "behavior", "max_value"]
+        entry_same = {
+            "entered_by": user_id,
+            "entered_at": writer.now,
+            "updated_at": writer.now,
+            "version": 1,
+        }
+        # Those with drawn ids first: on SQLite the others then take ids above them.
+        writer.insert(Entry, ["id", *entry_fields], added_rows, same=entry_same)
+        writer.insert(Entry, entry_fields, entry_rows, same=entry_same)
     summary.values = len(added_rows) + len(entry_rows)
 
     # 3. Discrepancies for readings that became disputed (a handful: the ORM is fine).
