@@ -447,10 +447,20 @@ def machine(connection) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             database = f"PostgreSQL {cursor.fetchone()[0]}"
+    from behavior.foreign_keys import may_turn_off_triggers
+
+    if connection.vendor == "sqlite":
+        checks = "per row, by SQLite"
+    elif may_turn_off_triggers(connection):
+        checks = "once per row referred to (behavior.foreign_keys)"
+    else:
+        checks = "per row, by triggers (the role may not set session_replication_role)"
     return {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "database": database,
+        # How the import's readings and entries have their foreign keys checked.
+        "import_foreign_keys": checks,
         "platform": platform.platform(),
         "load_average_1min": None,  # filled in at the start and the end
     }
