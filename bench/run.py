@@ -448,10 +448,11 @@ def machine(connection) -> dict:
             cursor.execute("SHOW server_version")
             database = f"PostgreSQL {cursor.fetchone()[0]}"
     from behavior.foreign_keys import may_turn_off_triggers
+    from behavior.models import Entry, Reading
 
     if connection.vendor == "sqlite":
         checks = "per row, by SQLite"
-    elif may_turn_off_triggers(connection):
+    elif may_turn_off_triggers(connection, [Reading, Entry]):
         checks = "once per row referred to (behavior.foreign_keys)"
     else:
         checks = "per row, by triggers (the role may not set session_replication_role)"
