@@ -97,7 +97,7 @@ class Ledger:
         for model, fields, same, rows in self._tables:
             position = {name: i for i, name in enumerate(fields)}
             pk = model._meta.pk
-            for name in (pk.name, pk.attname):
+            for name in {pk.name, pk.attname}:
                 if name in position:
                     i = position[name]
                     own[pk].update(row[i] for row in rows)

@@ -1892,12 +1892,8 @@ class _RowWriter:
         block of ``behavior.foreign_keys.checked_once_per_key`` (its ``ledger`` given), the
         fields may be neither the key nor a foreign key: nothing would check them."""
         if ledger is not None:
-            keys = [
-                name
-                for name in fields
-                if model._meta.get_field(name).is_relation
-                or model._meta.get_field(name).primary_key
-            ]
+            fields_of = map(model._meta.get_field, fields)
+            keys = [f.name for f in fields_of if f.is_relation or f.primary_key]
             if keys:
                 raise ValueError(f"Keys are not updated without their checks: {keys}")
         if not rows:

@@ -152,6 +152,19 @@ def test_an_error_inside_the_block_undoes_its_rows_and_turns_the_triggers_back_o
     assert role() == "origin"
 
 
+def other_connection() -> psycopg.Connection:
+    """A second connection to the test database, in autocommit: another user's session."""
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        password=settings["PASSWORD"] or None,
+        autocommit=True,
+    )
+
+
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_a_row_referred_to_cannot_be_deleted_until_the_writing_transaction_ends():
@@ -161,16 +174,7 @@ def test_a_row_referred_to_cannot_be_deleted_until_the_writing_transaction_ends(
     study = make_study()
     session = a_session(study)
     animal, spare = study.animals.get(code="R01"), study.animals.get(code="R02")
-    settings = connection.settings_dict
-    other = psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        password=settings["PASSWORD"] or None,
-        autocommit=True,
-    )
-    try:
+    with other_connection() as other:
         other.execute("SET lock_timeout = '200ms'")
         with transaction.atomic():
             with checked_once_per_key(connection, written=[Reading]) as ledger:
@@ -183,8 +187,6 @@ def test_a_row_referred_to_cannot_be_deleted_until_the_writing_transaction_ends(
 
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             other.execute("DELETE FROM studies_animal WHERE id = %s", [animal.pk])
-    finally:
-        other.close()
     assert Reading.objects.get().animal_id == animal.pk
     assert not Animal.objects.filter(pk=spare.pk).exists()
 
@@ -197,16 +199,8 @@ def test_a_row_deleted_while_the_block_writes_fails_the_block():
     before the block ends, is found missing."""
     study = make_study()
     session, animal = a_session(study), study.animals.get(code="R01")
-    settings = connection.settings_dict
     with (
-        psycopg.connect(
-            dbname=settings["NAME"],
-            user=settings["USER"],
-            host=settings["HOST"],
-            port=settings["PORT"] or 5432,
-            password=settings["PASSWORD"] or None,
-            autocommit=True,
-        ) as other,
+        other_connection() as other,
         pytest.raises(IntegrityError, match=f"studies.Animal id {animal.pk}: referred to"),
         checked_once_per_key(connection, written=[Reading]) as ledger,
     ):
